@@ -1,0 +1,179 @@
+"""Candidate operations of the DARTS and NAS-Bench-201 search spaces.
+
+Every op maps a tensor of shape ``(B, C_in, H, W)`` to ``(B, C_out, H / stride, W / stride)``.
+``build_op(name, C, stride, affine)`` is the single factory used by the supernet and the
+evaluation networks; an unknown name raises ``ValueError`` listing the known ones.
+
+DARTS ops follow Liu et al. (ICLR 2019); NB201 ops follow Dong & Yang (ICLR 2020), where a
+convolution is ReLU -> Conv -> BN and average pooling excludes padding from the count.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "Zero", "Identity", "Noise",
+    "PoolBN", "ResNetBasicBlock", "OPS", "build_op", "PARAMETER_FREE_OPS",
+]
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> Conv(k, stride, padding, dilation) -> BN. ``(B, C_in, H, W) -> (B, C_out, H', W')``."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
+                 dilation: int = 1, affine: bool = True) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride, padding, dilation=dilation, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU -> depthwise (dilated) conv -> pointwise conv -> BN."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
+                 dilation: int, affine: bool = True) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel_size, stride, padding, dilation=dilation, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked DilConv blocks with dilation 1; only the first one strides (DARTS' sep_conv)."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
+                 affine: bool = True) -> None:
+        super().__init__(
+            DilConv(C_in, C_in, kernel_size, stride, padding, 1, affine),
+            DilConv(C_in, C_out, kernel_size, 1, padding, 1, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the resolution with two 1x1 stride-2 convs on pixel grids offset by one, concatenated.
+
+    ``(B, C_in, H, W) -> (B, C_out, ceil(H/2), ceil(W/2))``; ``C_out`` must be even.
+    """
+
+    def __init__(self, C_in: int, C_out: int, affine: bool = True) -> None:
+        super().__init__()
+        if C_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even number of output channels, got {C_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+class Zero(nn.Module):
+    """The ``none`` op: an all-zero output of the strided shape."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class Identity(nn.Module):
+    """The stride-1 ``skip_connect`` op."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Noise(nn.Module):
+    """RobustDARTS S4's ``noise`` op: standard normal noise of the output's shape, ignoring the input's values."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return torch.randn_like(x)
+
+
+class PoolBN(nn.Sequential):
+    """A pooling op followed by an affine-free BN, as DARTS' search cells use."""
+
+    def __init__(self, pool: nn.Module, C: int) -> None:
+        super().__init__(pool, nn.BatchNorm2d(C, affine=False))
+
+
+class ResNetBasicBlock(nn.Module):
+    """NAS-Bench-201's reduction block between stages: two ReLU-Conv-BN 3x3 (first strided) plus a
+    shortcut AvgPool(2) -> Conv1x1. ``(B, C_in, H, W) -> (B, C_out, H/2, W/2)``."""
+
+    def __init__(self, C_in: int, C_out: int, stride: int = 2, affine: bool = True) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(C_in, C_out, 3, stride, 1, affine=affine)
+        self.conv_b = ReLUConvBN(C_out, C_out, 3, 1, 1, affine=affine)
+        if stride == 2:
+            self.shortcut: nn.Module = nn.Sequential(
+                nn.AvgPool2d(2, 2), nn.Conv2d(C_in, C_out, 1, bias=False))
+        elif C_in != C_out:
+            self.shortcut = ReLUConvBN(C_in, C_out, 1, 1, 0, affine=affine)
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+OpFactory = Callable[[int, int, bool], nn.Module]  # (C, stride, affine) -> module
+
+OPS: dict[str, OpFactory] = {
+    # DARTS space (Liu et al., 2019)
+    "none": lambda C, stride, affine: Zero(stride),
+    "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
+    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+    "skip_connect": lambda C, stride, affine: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
+    "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine),
+    "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine),
+    "sep_conv_7x7": lambda C, stride, affine: SepConv(C, C, 7, stride, 3, affine),
+    "dil_conv_3x3": lambda C, stride, affine: DilConv(C, C, 3, stride, 2, 2, affine),
+    "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine),
+    # RobustDARTS S4
+    "noise": lambda C, stride, affine: Noise(stride),
+    # NAS-Bench-201 (Dong & Yang, 2020)
+    "nor_conv_1x1": lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine=affine),
+    "nor_conv_3x3": lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine=affine),
+}
+
+PARAMETER_FREE_OPS = frozenset({"none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "noise"})
+"""Ops with no learnable weights at stride 1 (the ones that take over when DARTS collapses)."""
+
+
+def build_op(name: str, C: int, stride: int = 1, affine: bool = True, pool_bn: bool = False) -> nn.Module:
+    """Build candidate op ``name`` on ``C`` channels.
+
+    Args:
+        name: a key of :data:`OPS`.
+        C: input and output channels.
+        stride: 1, or 2 on reduction edges.
+        affine: learnable BN scale/shift (False in search cells).
+        pool_bn: follow pooling ops with an affine-free BN (DARTS search cells do).
+    """
+    if name not in OPS:
+        raise ValueError(f"unknown op {name!r}; known ops: {', '.join(OPS)}")
+    op = OPS[name](C, stride, affine)
+    if pool_bn and "pool" in name:
+        op = PoolBN(op, C)
+    return op

@@ -1,0 +1,351 @@
+"""The search loop: build everything from a :class:`SearchConfig`, then alternate architecture and weight
+steps, checkpointing every epoch.
+
+:func:`run_epoch` is the whole loop (one screen); :class:`Search` owns the state around it (model,
+optimizers, data streams, history) and saves/restores it so an interrupted run resumes bit-identically
+on the same device. :func:`search` is the one-call entry point used by the CLI and the book.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
+from .config import SearchConfig
+from .data import BatchIterator, load_dataset, split_train_valid
+from .derive import derive
+from .methods import build_hooks
+from .steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
+from .supernet import Supernet, build_supernet
+
+__all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
+           "search", "evaluate", "resolve_device"]
+
+
+class SearchDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or :meth:`Search.request_stop`) stopped the search after a complete step, state saved."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__(f"search interrupted; state saved to {checkpoint}" if checkpoint
+                         else "search interrupted (no output directory, nothing saved)")
+        self.checkpoint = checkpoint
+
+
+@dataclass
+class StepContext:
+    """What a hook may read about the step about to run."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+
+
+class SearchHook:
+    """A method's few lines: override what it changes. All methods are no-ops here."""
+
+    def on_epoch_start(self, model: Supernet, epoch: int, epochs: int) -> None:
+        """Called before the first step of every epoch (schedules: beta, noise std, p)."""
+
+    def before_step(self, model: Supernet, ctx: StepContext) -> None:
+        """Called before every step (e.g. draw this step's softmax temperature)."""
+
+    def arch_loss(self, model: Supernet) -> torch.Tensor | None:
+        """An extra term for the architecture loss (e.g. the zero-one loss), or None."""
+        return None
+
+    def eval_mode(self, model: Supernet) -> None:
+        """Put the supernet into the state its accuracy is reported in (e.g. the smooth temperature)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Values to record in the history each epoch (e.g. the current beta)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+    return torch.device(device)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches``."""
+    was_training = model.training
+    model.eval()
+    loss_sum = correct = count = 0.0
+    for x, y in batches:
+        logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        count += len(y)
+    model.train(was_training)
+    return loss_sum / max(count, 1), 100.0 * correct / max(count, 1)
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the final architecture, its op weights, the per-epoch history."""
+
+    config: SearchConfig
+    genotype: str
+    arch_weights: dict[str, list[list[float]]]
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    model: Supernet | None = field(default=None, repr=False)
+    out_dir: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"genotype": self.genotype, "arch_weights": self.arch_weights, "config": self.config.to_dict(),
+                "metrics": self.metrics}
+
+
+class Search:
+    """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue."""
+
+    def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True) -> None:
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self._stop_requested = False
+
+        torch.manual_seed(config.seed)
+        full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
+        self.num_classes = full.num_classes
+        if config.update == "single-level":  # Single-DARTS trains both on the whole training set
+            train_data, held_out = full, load_dataset(config.dataset, "test", root=config.data_dir,
+                                                      image_size=config.image_size)
+            self.eval_split = "test"
+        else:
+            train_data, held_out = split_train_valid(full, config.train_portion)
+            self.eval_split = "valid"
+        arch_data = train_data if config.update in ("single-level", "same-subset") else held_out
+        flip = config.dataset not in ("digits", "svhn")  # mirrored digits are other symbols
+        self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
+                                           augment=config.augment, flip=flip, seed=config.seed)
+        self.arch_stream = BatchIterator(arch_data.to(self.device), config.batch_size, shuffle=True,
+                                         augment=config.augment, flip=flip, seed=config.seed + 1).stream()
+        self.held_out = BatchIterator(held_out.to(self.device), 256, shuffle=False)
+
+        self.model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=self.num_classes,
+                                    cells_per_stage=config.cells_per_stage, op_weights=config.op_weights).to(self.device)
+        if config.arch_init != "randn":
+            with torch.no_grad():
+                for alpha in self.model.arch_parameters():
+                    alpha.fill_(float(config.arch_init))
+        self.hooks: list[SearchHook] = build_hooks(config)
+        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr,
+                                                momentum=config.momentum, weight_decay=config.weight_decay)
+        self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
+                                               betas=config.arch_betas, weight_decay=config.arch_weight_decay)
+        eta_min = config.lr_min if config.lr_schedule == "cosine" else config.lr
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(config.epochs, 1),
+                                                                    eta_min=eta_min)
+        self.epoch = 0            # epochs completed
+        self.step = 0             # steps completed in the current epoch (non-zero only after an interrupt)
+        self.partial: dict[str, torch.Tensor] = {}
+        self.history: list[dict[str, Any]] = []
+        self.steps_per_epoch = len(self.train_batches)
+        if config.max_steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
+
+    # ----------------------------------------------------------------------------------------- the loop
+    def run_epoch(self, bar: Any = None) -> dict[str, float]:
+        """One epoch: for every training batch, an architecture step then a weight step (or one joint step)."""
+        cfg, model, epoch = self.config, self.model, self.epoch
+        model.train()
+        if self.step == 0:
+            for hook in self.hooks:
+                hook.on_epoch_start(model, epoch, cfg.epochs)
+            self.partial = {k: torch.zeros((), device=self.device) for k in ("loss", "correct", "count")}
+        lr = self.weight_optimizer.param_groups[0]["lr"]
+        arch_terms = [lambda h=h: h.arch_loss(model) for h in self.hooks if type(h).arch_loss is not SearchHook.arch_loss]
+        for step, (x, y) in enumerate(self.train_batches.epoch(epoch, start=self.step), start=self.step):
+            if step >= self.steps_per_epoch:
+                break
+            for hook in self.hooks:
+                hook.before_step(model, StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
+            if cfg.update == "single-level":
+                loss, logits = single_level_step(model, x, y, self.weight_optimizer, self.arch_optimizer,
+                                                 cfg.grad_clip, arch_terms)
+            else:
+                x_arch, y_arch = next(self.arch_stream)
+                if cfg.update == "bilevel-2nd":
+                    arch_step_second_order(model, x, y, x_arch, y_arch, self.weight_optimizer,
+                                           self.arch_optimizer, lr, arch_terms)
+                else:
+                    arch_step_first_order(model, x_arch, y_arch, self.arch_optimizer, arch_terms)
+                loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+            self.partial["loss"] += loss * len(y)
+            self.partial["correct"] += (logits.argmax(1) == y).sum()
+            self.partial["count"] += len(y)
+            self.step = step + 1
+            if bar is not None:
+                bar.update(1)
+            if self._stop_requested and self.step < self.steps_per_epoch:
+                raise SearchInterrupted(self.save())
+        count = max(self.partial["count"].item(), 1)
+        return {"train_loss": self.partial["loss"].item() / count,
+                "train_acc": 100.0 * self.partial["correct"].item() / count, "lr": lr}
+
+    def run(self) -> SearchResult:
+        """Run the remaining epochs; Ctrl-C stops after the current step and saves (see :class:`SearchInterrupted`)."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        total = cfg.epochs * self.steps_per_epoch
+        done = self.epoch * self.steps_per_epoch + self.step
+        bar = tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
+                   disable=not self.progress, leave=False)
+        previous_handler = self._install_sigint_handler()
+        try:
+            while self.epoch < cfg.epochs:
+                started = time.perf_counter()
+                stats = self.run_epoch(bar)
+                if not math.isfinite(stats["train_loss"]):
+                    raise SearchDiverged(
+                        f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
+                        + (f"the last good checkpoint is {self.out_dir / 'checkpoint.pt'}" if self.out_dir
+                           else "no checkpoint (no output directory)")
+                        + ". Try a smaller --lr or --arch-lr.")
+                self.scheduler.step()
+                self.epoch, self.step = self.epoch + 1, 0
+                self.history.append(self._epoch_record(stats, time.perf_counter() - started))
+                bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
+                                acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
+                self.save()
+                if self._stop_requested and self.epoch < cfg.epochs:
+                    raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir else None)
+        finally:
+            bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        result = self.result()
+        if self.out_dir is not None:
+            write_json_atomic(self.out_dir / "result.json", result.to_json())
+        return result
+
+    # ------------------------------------------------------------------------------------ bookkeeping
+    def request_stop(self) -> None:
+        """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def _install_sigint_handler(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            self.request_stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def genotype(self) -> str:
+        """The architecture derived from the current op weights (text)."""
+        with torch.no_grad():
+            weights = self.model.op_weights()
+        return str(derive(weights, self.model.space, self.config.derive, **self.config.derive_options))
+
+    def arch_weights(self) -> dict[str, list[list[float]]]:
+        with torch.no_grad():
+            return {ct: w.cpu().tolist() for ct, w in self.model.op_weights().items()}
+
+    def _epoch_record(self, stats: dict[str, float], seconds: float) -> dict[str, Any]:
+        for hook in self.hooks:
+            hook.eval_mode(self.model)
+        loss, acc = evaluate(self.model, iter(self.held_out.epoch(0)))
+        record: dict[str, Any] = {"epoch": self.epoch, **stats, f"{self.eval_split}_loss": loss,
+                                  f"{self.eval_split}_acc": acc, "seconds": seconds,
+                                  "op_weights": self.arch_weights(),
+                                  "alphas": {ct: a.detach().cpu().tolist()
+                                             for ct, a in self.model.arch_params.items()},
+                                  "genotype": self.genotype()}
+        for hook in self.hooks:
+            record.update(hook.describe())
+        return record
+
+    def result(self) -> SearchResult:
+        last = self.history[-1] if self.history else {}
+        metrics = {k: last[k] for k in ("train_loss", "train_acc", f"{self.eval_split}_loss",
+                                         f"{self.eval_split}_acc") if k in last}
+        metrics.update(epochs=self.epoch, eval_split=self.eval_split,
+                       seconds=sum(h["seconds"] for h in self.history))
+        return SearchResult(self.config, self.genotype(), self.arch_weights(), list(self.history), metrics,
+                            self.model, self.out_dir)
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"format": "dartslib-search-1", "config": self.config.to_dict(), "epoch": self.epoch,
+                "step": self.step, "partial": self.partial, "model": self.model.state_dict(),
+                "weight_optimizer": self.weight_optimizer.state_dict(),
+                "arch_optimizer": self.arch_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "arch_stream": self.arch_stream.state_dict(), "rng": rng, "history": self.history,
+                "hooks": [hook.state_dict() for hook in self.hooks]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.arch_stream.load_state_dict(state["arch_stream"])
+        for hook, hook_state in zip(self.hooks, state["hooks"]):
+            hook.load_state_dict(hook_state)
+        self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
+        self.partial = {k: v.to(self.device) for k, v in state["partial"].items()}
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def save(self) -> Path | None:
+        """Write ``checkpoint.pt`` and ``history.jsonl`` atomically into the output directory."""
+        if self.out_dir is None:
+            return None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / "checkpoint.pt"
+        save_checkpoint(self.state_dict(), path)
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+        return path
+
+    @classmethod
+    def resume(cls, path: str | Path, progress: bool = True, **config_changes: Any) -> "Search":
+        """Continue the search saved in ``path`` (a run directory or its ``checkpoint.pt``).
+
+        ``config_changes`` may only change things that do not alter the maths (e.g. ``device``)."""
+        path = Path(path)
+        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
+        state = load_checkpoint(checkpoint)
+        config = SearchConfig.from_dict({**state["config"], **config_changes})
+        search = cls(config, checkpoint.parent, progress)
+        search.load_state_dict(state)
+        return search
+
+
+def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True) -> SearchResult:
+    """Run a whole search; with ``out_dir``, write checkpoints, ``history.jsonl`` and ``result.json`` there."""
+    return Search(config, out_dir, progress).run()

@@ -1,0 +1,123 @@
+"""The update steps of a search: how alphas and weights move on one mini-batch.
+
+* :func:`weight_step` - one SGD step of the network weights on a training batch.
+* :func:`arch_step_first_order` - DARTS' first-order approximation (Liu et al., 2019, Eq. 6 with xi = 0):
+  the alphas follow ``grad_alpha L_val(w, alpha)``.
+* :func:`arch_step_second_order` - DARTS' unrolled step (Liu et al., 2019, Eq. 6-8): the alphas follow
+  ``grad_alpha L_val(w', alpha) - xi * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / (2 r)`` with
+  ``w' = w - xi * grad_w L_train(w, alpha)`` (one virtual SGD step, momentum and weight decay included),
+  ``w+- = w +- r * grad_w' L_val(w', alpha)`` and ``r = 0.01 / ||grad_w' L_val||``.
+* :func:`single_level_step` - Single-DARTS (single-darts.md Eq. 16): weights and alphas step together on the
+  gradient of the same training loss.
+
+``arch_loss_terms`` are extra architecture losses (e.g. FairDARTS' zero-one loss) evaluated after the
+forward pass; each is a callable ``() -> scalar tensor``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .supernet import Supernet
+
+__all__ = ["weight_step", "arch_step_first_order", "arch_step_second_order", "single_level_step",
+           "finite_difference_hvp"]
+
+LossTerm = Callable[[], torch.Tensor]
+_criterion = nn.CrossEntropyLoss()
+
+
+def _extra(terms: Sequence[LossTerm]) -> torch.Tensor | float:
+    return sum((term() for term in terms), 0.0)
+
+
+def weight_step(model: Supernet, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+                grad_clip: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the weights on ``(x, y)``; returns the detached loss and logits."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(x)
+    loss = _criterion(logits, y)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(list(model.weight_parameters()), grad_clip)
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+def arch_step_first_order(model: Supernet, x_val: torch.Tensor, y_val: torch.Tensor,
+                          optimizer: torch.optim.Optimizer, arch_loss_terms: Sequence[LossTerm] = ()) -> torch.Tensor:
+    """One step of the alphas on the validation batch, weights held fixed; returns the detached loss."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = _criterion(model(x_val), y_val) + _extra(arch_loss_terms)
+    loss.backward()
+    optimizer.step()
+    model.zero_grad(set_to_none=True)  # the weights' gradients from this pass must not leak into their step
+    return loss.detach()
+
+
+def finite_difference_hvp(model: Supernet, x: torch.Tensor, y: torch.Tensor,
+                          weights: dict[str, torch.Tensor], direction: Sequence[torch.Tensor],
+                          r: float | torch.Tensor) -> list[torch.Tensor]:
+    """``(grad_alpha L(w + r v) - grad_alpha L(w - r v)) / (2 r)``: the mixed second derivative
+    ``d^2 L / d alpha d w`` times ``v`` by central differences (DARTS Eq. 8). ``weights`` stay untouched."""
+    alphas = model.arch_parameters()
+    grads = []
+    for sign in (1.0, -1.0):
+        shifted = {name: w + sign * r * v for (name, w), v in zip(weights.items(), direction)}
+        loss = _criterion(functional_call(model, shifted, (x,)), y)
+        grads.append(torch.autograd.grad(loss, alphas))
+    return [(gp - gn) / (2 * r) for gp, gn in zip(*grads)]  # the whole difference over 2r, not (gp-gn)/2*r
+
+
+def arch_step_second_order(model: Supernet, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor,
+                           y_val: torch.Tensor, weight_optimizer: torch.optim.SGD,
+                           arch_optimizer: torch.optim.Optimizer, xi: float,
+                           arch_loss_terms: Sequence[LossTerm] = ()) -> torch.Tensor:
+    """DARTS' unrolled architecture step; ``xi`` is the virtual step size (DARTS uses the weights' lr)."""
+    weights = dict(model.named_weight_parameters())
+    alphas = model.arch_parameters()
+    group = weight_optimizer.param_groups[0]
+    momentum, weight_decay = group.get("momentum", 0.0), group.get("weight_decay", 0.0)
+
+    train_loss = _criterion(model(x), y)
+    grads = torch.autograd.grad(train_loss, list(weights.values()))
+    with torch.no_grad():
+        unrolled = {}
+        for (name, w), g in zip(weights.items(), grads):
+            buffer = weight_optimizer.state.get(w, {}).get("momentum_buffer")
+            step = g + weight_decay * w + (momentum * buffer if buffer is not None else 0.0)
+            unrolled[name] = (w - xi * step).requires_grad_()
+
+    val_loss = _criterion(functional_call(model, unrolled, (x_val,)), y_val) + _extra(arch_loss_terms)
+    grads_val = torch.autograd.grad(val_loss, alphas + list(unrolled.values()))
+    d_alphas, d_unrolled = grads_val[: len(alphas)], grads_val[len(alphas):]
+
+    with torch.no_grad():
+        r = 0.01 / torch.cat([g.flatten() for g in d_unrolled]).norm()
+    implicit = finite_difference_hvp(model, x, y, weights, d_unrolled, r)
+
+    arch_optimizer.zero_grad(set_to_none=True)
+    for alpha, d_alpha, h in zip(alphas, d_alphas, implicit):
+        alpha.grad = d_alpha - xi * h
+    arch_optimizer.step()
+    model.zero_grad(set_to_none=True)
+    return val_loss.detach()
+
+
+def single_level_step(model: Supernet, x: torch.Tensor, y: torch.Tensor, weight_optimizer: torch.optim.Optimizer,
+                      arch_optimizer: torch.optim.Optimizer, grad_clip: float | None,
+                      arch_loss_terms: Sequence[LossTerm] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Single-DARTS (single-darts.md Eq. 16): one backward pass of the training loss, then both steps."""
+    weight_optimizer.zero_grad(set_to_none=True)
+    arch_optimizer.zero_grad(set_to_none=True)
+    logits = model(x)
+    loss = _criterion(logits, y)
+    (loss + _extra(arch_loss_terms)).backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(list(model.weight_parameters()), grad_clip)
+    weight_optimizer.step()
+    arch_optimizer.step()
+    return loss.detach(), logits.detach()

@@ -1,0 +1,222 @@
+"""The one-shot supernet: every edge mixes all its candidate ops with weights formed from the alphas.
+
+One :class:`Supernet` base holds the architecture parameters, one ``(num_edges, num_ops)`` tensor per
+cell type initialised to ``1e-3 * randn`` (Liu et al., 2019), and the pluggable op-weight form
+(:mod:`dartslib.op_weights`). Two macro skeletons share it: :class:`DartsSupernet` (DARTS CIFAR
+network of two-input cells, used by "darts", "darts-nonone" and RobustDARTS S1-S4) and
+:class:`NB201Supernet` (NAS-Bench-201's three-stage network).
+
+``model.parameters()`` yields the network weights and the alphas; optimizers should use
+``model.weight_parameters()`` and ``model.arch_parameters()``.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .op_weights import OpWeightForm, build_op_weight_form
+from .ops import FactorizedReduce, ReLUConvBN, ResNetBasicBlock, build_op
+from .spaces import SearchSpace, get_space
+
+__all__ = ["MixedEdge", "DartsSearchCell", "NB201SearchCell", "Supernet", "DartsSupernet",
+           "NB201Supernet", "build_supernet"]
+
+
+class MixedEdge(nn.Module):
+    """``sum_i w_i * op_i(x)`` over the edge's candidate ops (the continuous relaxation, DARTS Eq. 2).
+
+    ``(B, C, H, W), (num_ops,) -> (B, C, H / stride, W / stride)``.
+    Search ops use affine-free BN and a BN after pooling.
+    """
+
+    def __init__(self, op_names: Sequence[str], C: int, stride: int) -> None:
+        super().__init__()
+        self.op_names = tuple(op_names)
+        self.ops = nn.ModuleList(build_op(name, C, stride, affine=False, pool_bn=True) for name in op_names)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+
+class DartsSearchCell(nn.Module):
+    """A DARTS search cell: inputs = outputs of the two previous cells, ``steps`` intermediate nodes,
+    node ``i`` = sum of mixed edges from all earlier nodes; output = concat of the intermediate nodes.
+
+    ``(B, C_pp, H, W), (B, C_p, H, W), (E, M) -> (B, steps * C, H', W')`` with ``H' = H/2`` in a
+    reduction cell (its edges from the two inputs have stride 2).
+    """
+
+    def __init__(self, edge_ops: Sequence[Sequence[str]], steps: int, C_pp: int, C_p: int, C: int,
+                 reduction: bool, reduction_prev: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.steps = steps
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(C_pp, C, affine=False)
+        else:
+            self.preprocess0 = ReLUConvBN(C_pp, C, 1, 1, 0, affine=False)
+        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=False)
+        self.edges = nn.ModuleList()
+        edge = 0
+        for i in range(steps):
+            for j in range(2 + i):
+                stride = 2 if reduction and j < 2 else 1
+                self.edges.append(MixedEdge(edge_ops[edge], C, stride))
+                edge += 1
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        offset = 0
+        for _ in range(self.steps):
+            states.append(sum(self.edges[offset + j](h, weights[offset + j]) for j, h in enumerate(states)))
+            offset += len(states) - 1
+        return torch.cat(states[2:], dim=1)
+
+
+class NB201SearchCell(nn.Module):
+    """A NAS-Bench-201 search cell: node 0 = input, node j = sum_{i<j} edge_{j,i}(node i), output node 3.
+
+    ``(B, C, H, W), (6, M) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, edge_ops: Sequence[Sequence[str]], edges: Sequence[tuple[int, int]], C: int) -> None:
+        super().__init__()
+        self.edge_index = tuple(edges)
+        self.edges = nn.ModuleList(MixedEdge(ops, C, 1) for ops in edge_ops)
+        self.num_nodes = 1 + max(to for to, _ in edges)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for node in range(1, self.num_nodes):
+            nodes.append(sum(self.edges[e](nodes[src], weights[e])
+                             for e, (to, src) in enumerate(self.edge_index) if to == node))
+        return nodes[-1]
+
+
+class Supernet(nn.Module):
+    """Base of the supernets: owns the alphas and the op-weight form.
+
+    Subclasses build the network and implement ``forward_with(x, op_weights)``.
+    """
+
+    def __init__(self, space: SearchSpace, op_weights: str | OpWeightForm = "softmax") -> None:
+        super().__init__()
+        self.space = space
+        self.op_weight_form = build_op_weight_form(op_weights)
+        self.arch_params = nn.ParameterDict({
+            cell_type: nn.Parameter(1e-3 * torch.randn(len(space.edge_ops[cell_type]), space.num_ops(cell_type)))
+            for cell_type in space.cell_types})
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The alphas, one ``(num_edges, num_ops)`` tensor per cell type, in ``space.cell_types`` order."""
+        return [self.arch_params[ct] for ct in self.space.cell_types]
+
+    def weight_parameters(self) -> Iterator[nn.Parameter]:
+        """Every parameter except the alphas."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return (p for p in self.parameters() if id(p) not in arch)
+
+    def named_weight_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        return ((n, p) for n, p in self.named_parameters() if not n.startswith("arch_params."))
+
+    def op_weights(self) -> dict[str, torch.Tensor]:
+        """``{cell_type: (num_edges, num_ops)}`` op weights formed from the alphas by the current form."""
+        return {ct: self.op_weight_form(self.arch_params[ct]) for ct in self.space.cell_types}
+
+    def forward(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``(B, C_in, H, W) -> (B, num_classes)`` logits; ``op_weights`` overrides the alphas' weights
+        (e.g. one-hot weights to evaluate a discretised architecture)."""
+        return self.forward_with(x, self.op_weights() if op_weights is None else op_weights)
+
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class DartsSupernet(Supernet):
+    """The DARTS CIFAR search network (Liu et al., 2019): stem conv (3C) + BN, ``layers`` cells with
+    reduction cells at ``layers // 3`` and ``2 * layers // 3`` (channels doubled there), global pool, linear.
+    """
+
+    def __init__(self, space: SearchSpace, C: int = 16, layers: int = 8, num_classes: int = 10,
+                 op_weights: str | OpWeightForm = "softmax", steps: int = 4, stem_multiplier: int = 3,
+                 in_channels: int = 3) -> None:
+        super().__init__(space, op_weights)
+        if layers < 3:
+            raise ValueError(f"a DARTS supernet needs at least 3 layers (two are reduction cells), got {layers}")
+        self.C, self.layers, self.num_classes = C, layers, num_classes
+        C_curr = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
+        C_pp, C_p, C_curr = C_curr, C_curr, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                C_curr *= 2
+            cell_type = "reduce" if reduction else "normal"
+            self.cells.append(DartsSearchCell(space.edge_ops[cell_type], steps, C_pp, C_p, C_curr,
+                                              reduction, reduction_prev))
+            reduction_prev = reduction
+            C_pp, C_p = C_p, steps * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_p, num_classes)
+
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, op_weights["reduce" if cell.reduction else "normal"])
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+
+class NB201Supernet(Supernet):
+    """NAS-Bench-201's search network (Dong & Yang, 2020): stem conv3x3 + BN, three stages of
+    ``cells_per_stage`` cells at C, 2C, 4C channels joined by stride-2 ResNet basic blocks,
+    BN + ReLU, global pool, linear."""
+
+    def __init__(self, space: SearchSpace, C: int = 16, cells_per_stage: int = 5, num_classes: int = 10,
+                 op_weights: str | OpWeightForm = "softmax", in_channels: int = 3) -> None:
+        super().__init__(space, op_weights)
+        if cells_per_stage < 1:
+            raise ValueError(f"cells_per_stage must be at least 1, got {cells_per_stage}")
+        self.C, self.cells_per_stage, self.num_classes = C, cells_per_stage, num_classes
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        blocks: list[nn.Module] = []
+        C_prev = C
+        for stage, C_curr in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                blocks.append(ResNetBasicBlock(C_prev, C_curr, stride=2))
+            blocks.extend(NB201SearchCell(space.edge_ops["cell"], space.edges, C_curr)
+                          for _ in range(cells_per_stage))
+            C_prev = C_curr
+        self.cells = nn.ModuleList(blocks)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = self.stem(x)
+        for block in self.cells:
+            x = block(x, op_weights["cell"]) if isinstance(block, NB201SearchCell) else block(x)
+        return self.classifier(self.global_pooling(self.lastact(x)).flatten(1))
+
+
+def build_supernet(space: str | SearchSpace, C: int = 16, layers: int = 8, num_classes: int = 10, *,
+                   cells_per_stage: int = 5, op_weights: str | OpWeightForm = "softmax",
+                   in_channels: int = 3) -> Supernet:
+    """Build the supernet of a search space.
+
+    Args:
+        space: a name from :data:`dartslib.spaces.SPACES` or a :class:`SearchSpace`.
+        C: initial channels (DARTS: 16 in search; NB201: 16).
+        layers: number of cells of a DARTS-topology supernet (8 in DARTS' search).
+        num_classes: classifier outputs.
+        cells_per_stage: cells per stage of an NB201 supernet (N = 5 in NAS-Bench-201).
+        op_weights: ``"softmax"`` (DARTS), ``"sigmoid"`` (FairDARTS) or an :class:`OpWeightForm`.
+        in_channels: image channels.
+    """
+    space = get_space(space)
+    if space.topology == "nb201":
+        return NB201Supernet(space, C, cells_per_stage, num_classes, op_weights, in_channels)
+    return DartsSupernet(space, C, layers, num_classes, op_weights, in_channels=in_channels)
