@@ -71,6 +71,11 @@ class SearchHook:
     def eval_mode(self, model: Supernet) -> None:
         """Put the supernet into the state its accuracy is reported in (e.g. the smooth temperature)."""
 
+    def on_epoch_end(self, search: "Search", record: dict[str, Any]) -> None:
+        """Called after each epoch's evaluation with the history record about to be saved; recorders
+        (:mod:`dartslib.diagnostics`) add their measurements to ``record`` or write files into
+        ``search.out_dir``."""
+
     def describe(self) -> dict[str, Any]:
         """Values to record in the history each epoch (e.g. the current beta)."""
         return {}
@@ -126,7 +131,8 @@ class SearchResult:
 class Search:
     """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue."""
 
-    def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True) -> None:
+    def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
+                 hooks: list[SearchHook] | None = None) -> None:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
@@ -157,7 +163,7 @@ class Search:
             with torch.no_grad():
                 for alpha in self.model.arch_parameters():
                     alpha.fill_(float(config.arch_init))
-        self.hooks: list[SearchHook] = build_hooks(config)
+        self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
         self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr,
                                                 momentum=config.momentum, weight_decay=config.weight_decay)
         self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
@@ -286,6 +292,8 @@ class Search:
                                   "genotype": self.genotype()}
         for hook in self.hooks:
             record.update(hook.describe())
+        for hook in self.hooks:
+            hook.on_epoch_end(self, record)
         return record
 
     def result(self) -> SearchResult:
@@ -333,7 +341,8 @@ class Search:
         return path
 
     @classmethod
-    def resume(cls, path: str | Path, progress: bool = True, **config_changes: Any) -> "Search":
+    def resume(cls, path: str | Path, progress: bool = True, hooks: list[SearchHook] | None = None,
+               **config_changes: Any) -> "Search":
         """Continue the search saved in ``path`` (a run directory or its ``checkpoint.pt``).
 
         ``config_changes`` may only change things that do not alter the maths (e.g. ``device``)."""
@@ -341,11 +350,13 @@ class Search:
         checkpoint = path / "checkpoint.pt" if path.is_dir() else path
         state = load_checkpoint(checkpoint)
         config = SearchConfig.from_dict({**state["config"], **config_changes})
-        search = cls(config, checkpoint.parent, progress)
+        search = cls(config, checkpoint.parent, progress, hooks)
         search.load_state_dict(state)
         return search
 
 
-def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True) -> SearchResult:
-    """Run a whole search; with ``out_dir``, write checkpoints, ``history.jsonl`` and ``result.json`` there."""
-    return Search(config, out_dir, progress).run()
+def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
+           hooks: list[SearchHook] | None = None) -> SearchResult:
+    """Run a whole search; with ``out_dir``, write checkpoints, ``history.jsonl`` and ``result.json`` there.
+    ``hooks`` are added after the method's own (e.g. diagnostics recorders)."""
+    return Search(config, out_dir, progress, hooks).run()
