@@ -50,7 +50,8 @@ def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
 
     Args:
         model: any module whose forward takes one tensor.
-        input_size: ``(C, H, W)`` or ``(N, C, H, W)``; with a batch the result is still per sample.
+        input_size: ``(C, H, W)`` or ``(N, C, H, W)``; any shape other than 3 entries is taken to start
+            with the batch size (e.g. ``(1, features)`` for a linear model). The result is per sample.
 
     Returns:
         MACs per sample; a Conv2d costs ``out_elements * (C_in / groups) * kH * kW``, a Linear

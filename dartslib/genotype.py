@@ -466,7 +466,7 @@ def genotype_edges(genotype: GenotypeLike, cell: str) -> list[tuple[str, int, in
 @lru_cache(maxsize=1)
 def _published_records() -> Mapping[str, Mapping[str, str]]:
     """The shipped JSON's ``genotypes`` table (read once; the cached value is never mutated)."""
-    resource = files(__package__).joinpath("data").joinpath("published_genotypes.json")
+    resource = files(__package__).joinpath("resources").joinpath("published_genotypes.json")
     data = json.loads(resource.read_text(encoding="utf-8"))
     return {name: dict(record) for name, record in data["genotypes"].items()}
 

@@ -6,10 +6,13 @@ A cell has 4 nodes; node ``j`` sums ``op_{j,i}(node_i)`` over ``i < j`` and node
 
 The network (the benchmark's inference net for CIFAR): 3x3 stem conv to ``C`` channels + BN, three
 stages of ``N`` cells on ``C``, ``2C`` and ``4C`` channels joined by stride-2 ResNet basic blocks, then
-BN, ReLU, global average pooling and a linear classifier. With ``C=16, N=5`` and 10 classes the network
-of the all-``nor_conv_3x3`` cell has 1,531,546 parameters, the 1.53M largest model of the benchmark; the
-all-``none`` (or all-``skip_connect``/pooling) cell leaves 73,306 (the stem, the two blocks, the final
-BN and the classifier).
+BN, ReLU, global average pooling and a linear classifier.
+
+Anchors (``C=16, N=5``, 10 classes, 32x32): the all-``nor_conv_3x3`` cell has 1,531,546 parameters and
+220,119,680 MACs, the all-``none`` cell (or any parameter-free cell) 73,306 parameters and 7,783,040 MACs.
+These are the benchmark's CIFAR-10 extremes, 0.073306M..1.531546M parameters and 7.78305M..220.11969M
+FLOPs; its FLOPs add one per classifier output for the bias, which :func:`dartslib.counting.count_macs`
+leaves out (10 fewer).
 """
 from __future__ import annotations
 

@@ -186,6 +186,12 @@ class NetworkCIFAR(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
+    def __getstate__(self) -> dict:
+        # The aux logits of the last forward are a graph node, which deepcopy and pickle refuse.
+        state = dict(super().__getstate__())
+        state["aux_logits"] = None
+        return state
+
     def forward_with_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(B, in_channels, H, W) -> (logits (B, num_classes), aux logits (B, num_classes) or None)``.
 

@@ -75,8 +75,9 @@ def finite_difference_hvp(model: Supernet, x: torch.Tensor, y: torch.Tensor,
 def arch_step_second_order(model: Supernet, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor,
                            y_val: torch.Tensor, weight_optimizer: torch.optim.SGD,
                            arch_optimizer: torch.optim.Optimizer, xi: float,
-                           arch_loss_terms: Sequence[LossTerm] = ()) -> torch.Tensor:
-    """DARTS' unrolled architecture step; ``xi`` is the virtual step size (DARTS uses the weights' lr)."""
+                           arch_loss_terms: Sequence[LossTerm] = (), fd_scale: float = 0.01) -> torch.Tensor:
+    """DARTS' unrolled architecture step; ``xi`` is the virtual step size (DARTS uses the weights' lr) and
+    ``r = fd_scale / ||grad_w' L_val||`` the finite-difference radius (DARTS: 0.01)."""
     weights = dict(model.named_weight_parameters())
     alphas = model.arch_parameters()
     group = weight_optimizer.param_groups[0]
@@ -96,7 +97,7 @@ def arch_step_second_order(model: Supernet, x: torch.Tensor, y: torch.Tensor, x_
     d_alphas, d_unrolled = grads_val[: len(alphas)], grads_val[len(alphas):]
 
     with torch.no_grad():
-        r = 0.01 / torch.cat([g.flatten() for g in d_unrolled]).norm()
+        r = fd_scale / torch.cat([g.flatten() for g in d_unrolled]).norm()
     implicit = finite_difference_hvp(model, x, y, weights, d_unrolled, r)
 
     arch_optimizer.zero_grad(set_to_none=True)

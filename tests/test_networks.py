@@ -1,6 +1,9 @@
 """DARTS evaluation networks: parameter anchor, forward shapes, auxiliary head, drop-path, FairDARTS cells."""
 from __future__ import annotations
 
+import copy
+import io
+
 import pytest
 import torch
 
@@ -124,3 +127,12 @@ def test_cell_without_output_is_rejected():
                         reduce=[("skip_connect", 2, 0)], reduce_concat=[2])
     with pytest.raises(ValueError, match="no node of concat"):
         build_network(genotype, **SMALL)
+
+
+def test_copy_and_pickle_after_a_training_forward():
+    model = build_network("DARTS_V2", **SMALL).train()
+    model(torch.randn(2, 3, 16, 16))
+    assert model.aux_logits is not None
+    clone = copy.deepcopy(model)
+    assert clone.aux_logits is None and model.aux_logits is not None
+    torch.save(model, io.BytesIO())
