@@ -16,7 +16,7 @@ from torch import nn
 
 __all__ = [
     "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "Zero", "Identity", "Noise",
-    "PoolBN", "ResNetBasicBlock", "OPS", "build_op", "PARAMETER_FREE_OPS",
+    "PoolBN", "AvgPool3x3", "ResNetBasicBlock", "OPS", "build_op", "PARAMETER_FREE_OPS",
 ]
 
 
@@ -110,6 +110,29 @@ class Noise(nn.Module):
         return torch.randn_like(x)
 
 
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling with padding 1 that leaves the padding out of the count
+    (``nn.AvgPool2d(3, stride, 1, count_include_pad=False)``), computed as a depthwise convolution with
+    a ones kernel divided by the number of real pixels under the window: the same numbers, and several
+    times faster than PyTorch's pooling kernel on CPU.
+    """
+
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self.kernel_size, self.padding, self.count_include_pad = 3, 1, False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels, height, width = x.shape[1:]
+        sums = nn.functional.conv2d(x, x.new_ones(channels, 1, 3, 3), stride=self.stride, padding=1, groups=channels)
+        counts = nn.functional.conv2d(x.new_ones(1, 1, height, width), x.new_ones(1, 1, 3, 3),
+                                      stride=self.stride, padding=1)
+        return sums / counts
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, count_include_pad=False"
+
+
 class PoolBN(nn.Sequential):
     """A pooling op followed by an affine-free BN, as DARTS' search cells use."""
 
@@ -143,7 +166,7 @@ OPS: dict[str, OpFactory] = {
     # DARTS space (Liu et al., 2019)
     "none": lambda C, stride, affine: Zero(stride),
     "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
-    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+    "avg_pool_3x3": lambda C, stride, affine: AvgPool3x3(stride),
     "skip_connect": lambda C, stride, affine: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
     "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine),
     "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine),

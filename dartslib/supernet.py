@@ -28,16 +28,42 @@ class MixedEdge(nn.Module):
     """``sum_i w_i * op_i(x)`` over the edge's candidate ops (the continuous relaxation, DARTS Eq. 2).
 
     ``(B, C, H, W), (num_ops,) -> (B, C, H / stride, W / stride)``.
-    Search ops use affine-free BN and a BN after pooling.
+    Search ops use affine-free BN and a BN after pooling. ``none`` outputs zeros, so its term is left out
+    of the sum: the output and every gradient are the same, without the work.
+
+    Two method extras, off (and absent from ``state_dict``) unless a method switches them on:
+
+    * ``aux_skip`` / ``aux_beta``: DARTS-' auxiliary skip, ``beta * aux_skip(x)`` added outside the
+      weighted sum (darts-minus.md Eq. 4); built by :func:`dartslib.aux_skip.add_auxiliary_skips`, ``beta``
+      set every step by its hook.
+    * ``skip_noise_std``: "DARTS + Gaussian" (fair-darts.md Sec. 6.3): in training mode ``skip_connect``'s
+      output gets ``N(0, std^2)`` noise from torch's global RNG; set every step by
+      :class:`dartslib.skip_noise.SkipNoise`.
     """
 
     def __init__(self, op_names: Sequence[str], C: int, stride: int) -> None:
         super().__init__()
         self.op_names = tuple(op_names)
+        self.C, self.stride = C, stride
         self.ops = nn.ModuleList(build_op(name, C, stride, affine=False, pool_bn=True) for name in op_names)
+        self.computed = [i for i, name in enumerate(self.op_names) if name != "none"] or [0]
+        self.skip_index = self.op_names.index("skip_connect") if "skip_connect" in self.op_names else None
+        self.aux_skip: nn.Module | None = None
+        self.aux_beta = 0.0
+        self.skip_noise_std = 0.0
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        return sum(w * op(x) for w, op in zip(weights, self.ops))
+        if self.skip_noise_std and self.training and self.skip_index is not None:
+            out = sum(weights[i] * (self._noisy(self.ops[i](x)) if i == self.skip_index else self.ops[i](x))
+                      for i in self.computed)
+        else:
+            out = sum(weights[i] * self.ops[i](x) for i in self.computed)
+        if self.aux_skip is not None and self.aux_beta:
+            out = out + self.aux_beta * self.aux_skip(x)
+        return out
+
+    def _noisy(self, y: torch.Tensor) -> torch.Tensor:
+        return y + self.skip_noise_std * torch.randn_like(y)
 
 
 class DartsSearchCell(nn.Module):

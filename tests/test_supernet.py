@@ -104,7 +104,7 @@ def test_nb201_supernet_macro_structure():
         ["ResNetBasicBlock"] + ["NB201SearchCell"] * 2
     assert model.classifier.in_features == 16
     pool = model.cells[0].edges[0].ops[4][0]
-    assert isinstance(pool, torch.nn.AvgPool2d) and pool.count_include_pad is False
+    assert type(pool).__name__ == "AvgPool3x3" and pool.count_include_pad is False
 
 
 def test_forward_with_one_hot_weights_selects_a_single_op():
@@ -140,3 +140,33 @@ def test_every_op_keeps_channels_and_strides(name, stride):
 
 def test_darts_edges_count():
     assert len(darts_edges(4)) == 14 and len(darts_edges(3)) == 9
+
+
+def test_fast_average_pool_equals_pytorch_pooling():
+    from dartslib.ops import AvgPool3x3
+
+    x = torch.randn(2, 3, 7, 8, requires_grad=True)
+    for stride in (1, 2):
+        reference = torch.nn.AvgPool2d(3, stride, 1, count_include_pad=False)(x)
+        fast = AvgPool3x3(stride)(x)
+        assert fast.shape == reference.shape
+        assert torch.allclose(fast, reference, atol=1e-6)
+        g_ref, = torch.autograd.grad(reference.square().sum(), x)
+        g_fast, = torch.autograd.grad(fast.square().sum(), x)
+        assert torch.allclose(g_fast, g_ref, atol=1e-5)
+
+
+def test_leaving_none_out_changes_nothing():
+    from dartslib.supernet import MixedEdge
+
+    torch.manual_seed(0)
+    edge = MixedEdge(("none", "skip_connect", "nor_conv_3x3"), 4, 1)
+    x = torch.randn(2, 4, 6, 6)
+    alphas = torch.randn(3, requires_grad=True)
+    weights = torch.softmax(alphas, 0)
+    full = sum(w * op(x) for w, op in zip(weights, edge.ops))
+    g_full, = torch.autograd.grad(full.square().sum(), alphas)
+    fast = edge(x, torch.softmax(alphas, 0))
+    g_fast, = torch.autograd.grad(fast.square().sum(), alphas)
+    assert torch.allclose(full, fast) and torch.allclose(g_full, g_fast)
+    assert g_fast[0] != 0  # none's alpha still gets its softmax gradient
