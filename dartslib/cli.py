@@ -1,4 +1,4 @@
-"""Command line: ``python -m dartslib search|train|count ...``.
+"""Command line: ``python -m dartslib search|train|count|plot ...``.
 
 Bad input ends with one line on stderr naming the problem and exit status 2; missing data and runtime
 failures (divergence, corrupt checkpoint) exit with status 1; Ctrl-C saves and exits with 130.
@@ -6,6 +6,7 @@ failures (divergence, corrupt checkpoint) exit with status 1; Ctrl-C saves and e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -61,13 +62,50 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_method_switches(p: argparse.ArgumentParser) -> None:
+    """The switches of dartslib.methods: each overrides what the --method preset sets."""
+    from .config import AUX_SKIP_SCHEDULES, UPDATE_SCHEMES
+    from .derive import DERIVATION_RULES
+    from .op_weights import OP_WEIGHT_FORMS
+
+    g = p.add_argument_group("method switches (override the preset; see dartslib.methods)")
+    g.add_argument("--update", choices=UPDATE_SCHEMES, default=None,
+                   help="how weights and alphas step: DARTS' bi-level (1st/2nd order), Single-DARTS' single-level, "
+                        "or alphas on other batches of the same data (Single-DARTS Table 4)")
+    g.add_argument("--op-weights", choices=list(OP_WEIGHT_FORMS), default=None,
+                   help="softmax (DARTS), sigmoid (FairDARTS), sparse-smooth (SP-DARTS' temperature mixing)")
+    g.add_argument("--arch-init", default=None, metavar="VALUE",
+                   help="alphas' initial value: 'randn' (1e-3 N(0,1)) or a number, e.g. 0 or -1.9459 (-ln 7)")
+    g.add_argument("--zero-one", choices=("l01", "l01-abs", "none"), default=None,
+                   help="FairDARTS' zero-one loss (l01: Eq. 7; l01-abs: the control of Eq. 9; none: off)")
+    g.add_argument("--w01", type=float, default=None, help="weight of the zero-one loss (FairDARTS: 10)")
+    g.add_argument("--aux-skip", choices=[a for a in AUX_SKIP_SCHEDULES if a], default=None,
+                   help="DARTS-' auxiliary skip with this beta schedule")
+    g.add_argument("--beta0", type=float, default=None, help="the auxiliary skip's initial beta (default 1)")
+    g.add_argument("--aux-skip-kind", choices=("identity", "conv1x1"), default=None,
+                   help="identity (default) or a 1x1 conv initialised to identity (DARTS- ablation)")
+    g.add_argument("--aux-skip-decay-epochs", type=_positive, default=None, metavar="N",
+                   help="hold beta0 and decay only over the last N epochs (DARTS- long searches: 50)")
+    g.add_argument("--skip-noise", action="store_true", default=None,
+                   help="Gaussian noise on skip_connect's output, std cosine-decayed from --skip-noise-std")
+    g.add_argument("--skip-noise-std", type=float, default=None, help="initial std of the skip noise (default 1)")
+    g.add_argument("--t-sp", type=float, default=None, help="SP-DARTS' sparse temperature")
+    g.add_argument("--t-sm", type=float, default=None, help="SP-DARTS' smooth temperature (default 10 t_sp)")
+    g.add_argument("--p-low", type=float, default=None, help="SP-DARTS: p after the warm-up (Eq. 20)")
+    g.add_argument("--p-up", type=float, default=None, help="SP-DARTS: p at the last epoch (Eq. 20)")
+    g.add_argument("--p-warmup-epochs", type=_positive_or_zero, default=None, help="SP-DARTS: epochs with p = 0")
+    g.add_argument("--derive", choices=DERIVATION_RULES, default=None, help="derivation rule")
+    g.add_argument("--max-skip", type=_positive_or_zero, default=None, metavar="M",
+                   help="at most M skip connections in the normal cell at derivation (P-DARTS/DARTS+ use 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .methods import METHODS
     from .spaces import SPACES
 
     parser = argparse.ArgumentParser(prog="python -m dartslib",
                                      description="DARTS and its fixes: search, train from scratch, count.")
-    sub = parser.add_subparsers(dest="command", metavar="{search,train,count}")
+    sub = parser.add_subparsers(dest="command", metavar="{search,train,count,plot}")
     sub.required = True
 
     s = sub.add_parser("search", help="run an architecture search", epilog=EPILOG_SEARCH,
@@ -81,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--C", type=_positive, default=None, help="override the supernet's initial channels")
     s.add_argument("--layers", type=_positive, default=None, help="override the cells of a DARTS supernet")
     s.add_argument("--cells-per-stage", type=_positive, default=None, help="override N of the NB201 supernet")
+    s.add_argument("--diagnostics", default=None, metavar="SPEC",
+                   help="record diagnostics into the history, e.g. 'every=1' (discretization gap, gradient "
+                        "correlation), 'every=2,hessian,landscape,points=7' (see dartslib.recording)")
+    _add_method_switches(s)
     _add_common(s)
 
     t = sub.add_parser("train", help="train a genotype from scratch",
@@ -97,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--layers", type=_positive, default=20, help="cells (default 20; NB201: N=5 per stage)")
     c.add_argument("--num-classes", type=_positive, default=10)
     c.add_argument("--image-size", type=_positive, default=32)
+
+    p = sub.add_parser("plot", help="draw the standard figures of search runs",
+                       description="Write every standard figure a run's history supports as PNG and SVG into "
+                                   "RUN_DIR/figures; with several runs also overlay them (runs with the same "
+                                   "label, by default the method, become mean and spread).")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (with history.jsonl)")
+    p.add_argument("--out", default=None, help="where comparison figures go (default: RUN_DIR/../comparison)")
+    p.add_argument("--labels", default=None, help="comma-separated labels, one per run (default: the method)")
+    p.add_argument("--formats", default="png,svg", help="comma-separated file formats (default png,svg)")
+    p.add_argument("--spread", choices=("std", "minmax"), default="std", help="band around the mean of a label")
+    p.add_argument("--no-per-run", action="store_true", help="with several runs, only the comparison figures")
     return parser
 
 
@@ -124,15 +177,35 @@ def _run_search(args: argparse.Namespace) -> int:
     from .config import make_config
     from .search import Search
 
+    hooks = []
+    if args.diagnostics is not None:
+        from .recording import parse_diagnostics_spec
+
+        hooks.append(parse_diagnostics_spec(args.diagnostics))
     if args.resume:
-        run = Search.resume(args.resume, progress=not args.quiet, device=args.device)
+        run = Search.resume(args.resume, progress=not args.quiet, device=args.device, hooks=hooks)
         print(f"resuming {args.resume} at epoch {run.epoch + 1}/{run.config.epochs}", file=sys.stderr)
     else:
         config = make_config(args.method, args.space, args.scale, dataset=args.dataset, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr, seed=args.seed,
                              device=args.device, data_dir=args.data_dir, C=args.C, layers=args.layers,
-                             cells_per_stage=args.cells_per_stage)
-        run = Search(config, args.out, progress=not args.quiet)
+                             cells_per_stage=args.cells_per_stage, update=args.update, op_weights=args.op_weights,
+                             arch_init=args.arch_init, w01=args.w01, aux_skip=args.aux_skip,
+                             aux_skip_beta0=args.beta0, aux_skip_kind=args.aux_skip_kind,
+                             aux_skip_decay_epochs=args.aux_skip_decay_epochs, skip_noise=args.skip_noise,
+                             skip_noise_std=args.skip_noise_std, t_sp=args.t_sp, t_sm=args.t_sm, p_low=args.p_low,
+                             p_up=args.p_up, p_warmup_epochs=args.p_warmup_epochs)
+        changes: dict = {}  # switches that need the preset's values first
+        if args.zero_one is not None:
+            changes["zero_one_loss"] = None if args.zero_one == "none" else args.zero_one
+        if args.derive is not None and args.derive != config.derive:
+            changes.update(derive=args.derive, derive_options={})  # the preset's options were for its rule
+        if args.max_skip is not None:
+            changes["derive_options"] = {**changes.get("derive_options", config.derive_options),
+                                         "max_skip": args.max_skip}
+        if changes:
+            config = dataclasses.replace(config, **changes)
+        run = Search(config, args.out, progress=not args.quiet, hooks=hooks)
     result = run.run()
     print(json.dumps({"genotype": result.genotype, **result.metrics}, indent=2))
     if result.out_dir:
@@ -155,6 +228,35 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_plot(args: argparse.Namespace) -> int:
+    from .plots import write_comparison_figures, write_standard_figures
+    from .recording import load_run
+
+    formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
+    if not formats:
+        raise ValueError("--formats needs at least one format, e.g. png")
+    labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
+    if labels is not None and len(labels) != len(args.runs):
+        raise ValueError(f"--labels has {len(labels)} labels for {len(args.runs)} runs")
+    runs = []
+    for i, path in enumerate(args.runs):
+        try:
+            runs.append(load_run(path, labels[i] if labels else None))
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
+        if not runs[-1].history:
+            raise ValueError(f"{path} has an empty history: nothing to plot")
+    if len(runs) == 1 or not args.no_per_run:
+        for run in runs:
+            written = write_standard_figures(run, formats=formats)
+            print(f"wrote {len(written)} files to {run.path / 'figures'}", file=sys.stderr)
+    if len(runs) > 1:
+        out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "comparison"
+        written = write_comparison_figures(runs, out, formats=formats, spread=args.spread)
+        print(f"wrote {len(written)} comparison files to {out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DatasetNotFoundError
@@ -162,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    runners = {"search": _run_search, "train": _run_train, "count": _run_count}
+    runners = {"search": _run_search, "train": _run_train, "count": _run_count, "plot": _run_plot}
     try:
         return runners[args.command](args)
     except SearchInterrupted as exc:

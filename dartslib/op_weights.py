@@ -2,14 +2,16 @@
 
 An op-weight form maps the alphas of one cell type, shape ``(num_edges, num_ops)``, to the weights
 that mix the candidate ops on each edge, same shape. DARTS uses a softmax per edge (Liu et al., 2019,
-Eq. 2); FairDARTS uses an independent sigmoid per op (Chu et al., 2020, fair-darts.md Eq. 6).
+Eq. 2); FairDARTS uses an independent sigmoid per op (Chu et al., 2020, fair-darts.md Eq. 6); SP-DARTS
+switches the softmax between a sparse and a smooth temperature from step to step (sp-darts.md Eq. 15).
 Forms are small stateless ``nn.Module``-free callables so they can be swapped on a live supernet.
 """
 from __future__ import annotations
 
 import torch
 
-__all__ = ["OpWeightForm", "SoftmaxWeights", "SigmoidWeights", "build_op_weight_form", "OP_WEIGHT_FORMS"]
+__all__ = ["OpWeightForm", "SoftmaxWeights", "SigmoidWeights", "SparseSmoothWeights", "build_op_weight_form",
+           "OP_WEIGHT_FORMS"]
 
 
 class OpWeightForm:
@@ -24,6 +26,11 @@ class OpWeightForm:
 
     def __call__(self, alphas: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def derivation_weights(self, alphas: torch.Tensor) -> torch.Tensor:
+        """The weights a discrete architecture is derived from; the form's own output unless a form says
+        otherwise (:class:`SparseSmoothWeights` derives at temperature 1)."""
+        return self(alphas)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -57,11 +64,51 @@ class SigmoidWeights(OpWeightForm):
         return torch.sigmoid(alphas)
 
 
-OP_WEIGHT_FORMS = {"softmax": SoftmaxWeights, "sigmoid": SigmoidWeights}
+class SparseSmoothWeights(SoftmaxWeights):
+    """SP-DARTS' op weights (sp-darts.md Eq. 9, 14, 15): ``softmax(alphas / t)`` where ``t`` is switched
+    between the sparse temperature ``t_sp`` and the smooth one ``t_sm`` (= 10 t_sp) from step to step.
+
+    The form only holds the temperatures; :class:`dartslib.temperature.TemperatureMixing` (a search hook)
+    draws which one each mini-batch uses and sets ``temperature`` before the step. Between steps the form
+    rests at ``t_sm``, the temperature the supernet is evaluated and its op weights are reported at.
+    Derivation uses ``derivation_weights``, i.e. ``softmax(A)`` at ``reference_temperature`` = 1
+    (sp-darts.md Eq. 1), as the authors' code does (``genotype(temp=1)``): the argmax per edge is the same
+    at every temperature, but the DARTS rule's ranking of edges is not, and at ``t_sm`` the strongest
+    weights of many edges round to 1.0 in float32, which would make the ranking fall back to edge order.
+    """
+
+    name = "sparse-smooth"
+    exclusive = True
+    reference_temperature = 1.0
+
+    def __init__(self, t_sp: float = 1e-3, t_sm: float | None = None) -> None:
+        t_sm = 10.0 * t_sp if t_sm is None else t_sm
+        if not 0 < t_sp <= t_sm:
+            raise ValueError(f"need 0 < t_sp <= t_sm, got t_sp={t_sp}, t_sm={t_sm}")
+        super().__init__(t_sm)
+        self.t_sp, self.t_sm = float(t_sp), float(t_sm)
+
+    def sparse(self) -> None:
+        """Use ``t_sp`` (the sparse softmax, sp-darts.md Eq. 15 with phi = 1)."""
+        self.temperature = self.t_sp
+
+    def smooth(self) -> None:
+        """Use ``t_sm`` (the smooth softmax, phi = 0; also the evaluation temperature)."""
+        self.temperature = self.t_sm
+
+    def derivation_weights(self, alphas: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(alphas / self.reference_temperature, dim=-1)
+
+    def __repr__(self) -> str:
+        return f"SparseSmoothWeights(t_sp={self.t_sp}, t_sm={self.t_sm}, temperature={self.temperature})"
+
+
+OP_WEIGHT_FORMS = {"softmax": SoftmaxWeights, "sigmoid": SigmoidWeights, "sparse-smooth": SparseSmoothWeights}
 
 
 def build_op_weight_form(form: str | OpWeightForm) -> OpWeightForm:
-    """A form by name (``"softmax"``, ``"sigmoid"``); an :class:`OpWeightForm` passes through."""
+    """A form by name (``"softmax"``, ``"sigmoid"``, ``"sparse-smooth"`` with its default temperatures; the
+    SP-DARTS hook sets them from the config); an :class:`OpWeightForm` passes through."""
     if isinstance(form, OpWeightForm):
         return form
     if form not in OP_WEIGHT_FORMS:

@@ -24,7 +24,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, write_json_atomic, wri
 from .config import SearchConfig
 from .data import BatchIterator, load_dataset, split_train_valid
 from .derive import derive
-from .methods import build_hooks
+from .methods import build_hooks, prepare_supernet
 from .steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
 from .supernet import Supernet, build_supernet
 
@@ -142,7 +142,8 @@ class Search:
         torch.manual_seed(config.seed)
         full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
         self.num_classes = full.num_classes
-        if config.update == "single-level":  # Single-DARTS trains both on the whole training set
+        if config.update in ("single-level", "same-subset"):  # Single-DARTS and its Table 4 ablation train
+            # both on the whole training set (same-subset: the alphas' batches are other batches of it)
             train_data, held_out = full, load_dataset(config.dataset, "test", root=config.data_dir,
                                                       image_size=config.image_size)
             self.eval_split = "test"
@@ -158,7 +159,9 @@ class Search:
         self.held_out = BatchIterator(held_out.to(self.device), 256, shuffle=False)
 
         self.model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=self.num_classes,
-                                    cells_per_stage=config.cells_per_stage, op_weights=config.op_weights).to(self.device)
+                                    cells_per_stage=config.cells_per_stage, op_weights=config.op_weights)
+        prepare_supernet(self.model, config)  # the method's own modules (e.g. DARTS-' auxiliary skips)
+        self.model.to(self.device)
         if config.arch_init != "randn":
             with torch.no_grad():
                 for alpha in self.model.arch_parameters():
@@ -272,8 +275,9 @@ class Search:
 
     def genotype(self) -> str:
         """The architecture derived from the current op weights (text)."""
-        with torch.no_grad():
-            weights = self.model.op_weights()
+        with torch.no_grad():  # a form may derive at another temperature than it trains at (SP-DARTS)
+            weights = {ct: self.model.op_weight_form.derivation_weights(alpha)
+                       for ct, alpha in self.model.arch_params.items()}
         return str(derive(weights, self.model.space, self.config.derive, **self.config.derive_options))
 
     def arch_weights(self) -> dict[str, list[list[float]]]:

@@ -132,6 +132,10 @@ SPACES: dict[str, SearchSpace] = {
     "nb201": SearchSpace("nb201", "nb201", {"cell": _uniform(NB201_OPS, 6)},
                          "NAS-Bench-201 cell, 5 ops on 6 edges (Dong & Yang, 2020)"),
 }
+# S \ {skip} (fair-darts.md Sec. 6.1): what the darts-noskip preset searches.
+for _name in ("darts", "darts-nonone", "nb201"):
+    SPACES[f"{_name}-noskip"] = SPACES[_name].without("skip_connect", f"{_name}-noskip")
+del _name
 
 
 def get_space(space: str | SearchSpace) -> SearchSpace:
