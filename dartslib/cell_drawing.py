@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -142,6 +141,10 @@ def draw_cell(genotype: Genotype | str, cell: str = "normal", ax: Axes | None = 
             text = OP_SHORT.get(op, op) if short_labels else op
             ax.text(lx, ly, text, ha="center", va="center", fontsize=7, zorder=4, color="#202020",
                     bbox=dict(boxstyle="round,pad=0.18", fc="white", ec=colour, lw=1.0, alpha=0.95))
+        if not any(op != "none" for op, _, _ in drawn):
+            note = "no op kept" if nb201 else "no op kept\n(nothing passed the derivation rule)"
+            ax.text(*((3.3, -0.8) if nb201 else (1.8, 0.0)), note, ha="center", va="center", fontsize=8,
+                    color="#808080", style="italic", zorder=6)
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         pad_y = 1.7 if nb201 else 0.6

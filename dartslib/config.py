@@ -194,7 +194,9 @@ def scale_overrides(scale: str, space: str) -> dict[str, Any]:
 def make_config(method: str = "darts", space: str = "darts", scale: str = "paper", **overrides: Any) -> SearchConfig:
     """Resolve defaults -> method preset -> scale -> ``overrides`` into a validated :class:`SearchConfig`.
 
-    ``None`` values in ``overrides`` are ignored (so unset CLI flags fall through).
+    ``None`` values in ``overrides`` are ignored (so unset CLI flags fall through). The preset sees the data
+    set the scale or the overrides choose (SP-DARTS tunes t_sp per data set), and may replace the space
+    (``darts-noskip`` searches ``SPACE-noskip``).
     """
     from .methods import preset_overrides  # methods import config; keep the cycle out of import time
 

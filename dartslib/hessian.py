@@ -36,11 +36,13 @@ def hvp_function(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Ten
     """``v -> H v`` for the Hessian of ``loss_fn()`` w.r.t. ``params``, on flat vectors of length
     ``sum(p.numel())``. The loss and its gradient graph are built once; every product reuses them."""
     params = list(params)
-    grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
-    flat_grad = _flat(grads)
+    grads = torch.autograd.grad(loss_fn(), params, create_graph=True, allow_unused=True)
+    flat_grad = _flat([torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)])
 
     def hvp(v: torch.Tensor) -> torch.Tensor:
         v = v.to(dtype=flat_grad.dtype, device=flat_grad.device)
+        if not flat_grad.requires_grad:  # the loss is linear in params: H = 0
+            return torch.zeros_like(v)
         hv = torch.autograd.grad(flat_grad, params, grad_outputs=v, retain_graph=True, allow_unused=True)
         return _flat([torch.zeros_like(p) if h is None else h for p, h in zip(params, hv)]).detach()
 

@@ -281,8 +281,6 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
             _epoch_axis(ax, 8)
         for ax in axes[:, 0]:
             ax.set_ylabel("softmax weight" if exclusive else "sigmoid weight", fontsize=8)
-        if not exclusive:
-            axes[0, 0].set_ylim(-0.02, 1.02)
         _op_legend(fig, used)
         note = f"; arrows: boundary epochs of {mark_op}" if mark_op in space.op_names(cell_type) else ""
         fig.suptitle(f"Op weights per edge, {_cell_name(cell_type)}\n{_run_title(run)}{note}", fontsize=10)
@@ -349,31 +347,34 @@ def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, ti
 
 def plot_weight_histogram(runs: Any, labels: Sequence[str] | None = None, bins: int = 20,
                           threshold: float | None = None) -> Figure:
-    """Histogram of every final op weight of each run, side by side (fair-darts.md Fig. 8, left: FairDARTS
-    with and without the zero-one loss). A dashed line marks the derivation threshold of sigmoid runs."""
+    """Histogram of every final op weight, one bar colour per label (runs sharing a label, e.g. seeds, are
+    pooled): fair-darts.md Fig. 8, left, compares FairDARTS with and without the zero-one loss. Sigmoid
+    runs span [0, 1] with the derivation threshold dashed; softmax-only runs span [0, largest weight]."""
     runs = _runs(runs, labels)
     colours = run_colors([r.label for r in runs])
+    pooled = {label: np.concatenate([a.ravel() for r in group for a in r.final_op_weights.values()])
+              for label, group in _group(runs).items()}
+    sigmoid_runs = [r for r in runs if not r.exclusive]
+    top = 1.0 if sigmoid_runs else min(1.0, 1.1 * max(float(v.max()) for v in pooled.values()))
     with style():
-        fig = _new_figure(4.6 if len(runs) == 1 else 6.0, 2.8)
+        fig = _new_figure(4.8 if len(pooled) == 1 else 6.0, 2.8)
         ax = fig.add_subplot(1, 1, 1)
-        edges = np.linspace(0.0, 1.0, bins + 1)
-        width = (edges[1] - edges[0]) / max(len(runs), 1)
-        any_sigmoid = False
-        for i, run in enumerate(runs):
-            values = np.concatenate([a.ravel() for a in run.final_op_weights.values()])
+        edges = np.linspace(0.0, top, bins + 1)
+        width = (edges[1] - edges[0]) / len(pooled)
+        for i, (label, values) in enumerate(pooled.items()):
             counts, _ = np.histogram(values, edges)
-            ax.bar(edges[:-1] + i * width, counts, width=width * 0.95, align="edge", color=colours[run.label],
-                   alpha=0.9, label=f"{run.label} ({values.size} weights)")
-            if not run.exclusive:
-                any_sigmoid = True
-                thr = threshold if threshold is not None else run.config.get("derive_options", {}).get("threshold", 0.85)
-        if any_sigmoid:
+            n_runs = len(_group(runs)[label])
+            ax.bar(edges[:-1] + i * width, counts, width=width * 0.95, align="edge", color=colours[label],
+                   alpha=0.9, label=f"{label} ({values.size} weights" + (f", {n_runs} runs)" if n_runs > 1 else ")"))
+        if sigmoid_runs:
+            thr = threshold if threshold is not None else \
+                sigmoid_runs[0].config.get("derive_options", {}).get("threshold", 0.85)
             ax.axvline(thr, color="black", ls="--", lw=1.0)
-            ax.text(thr, ax.get_ylim()[1] * 0.95, f" threshold {thr:g}", fontsize=7, va="top")
+            ax.text(thr, ax.get_ylim()[1] * 0.97, f" threshold {thr:g}", fontsize=7, va="top")
         forms = {("softmax" if r.exclusive else "sigmoid") for r in runs}
         ax.set_xlabel(f"op weight ({' / '.join(sorted(forms))}) in the last epoch")
         ax.set_ylabel("number of op weights")
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, top)
         ax.legend(loc="upper left")
         ax.set_title("Distribution of the final op weights" if len(runs) > 1 else
                      f"Final op weights: {_run_title(runs[0])}")
@@ -550,41 +551,47 @@ def _pick_cells(n: int, cells: Sequence[int] | None) -> list[int]:
 def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, cells: Sequence[int] | None = None,
                               value: str = "cosine") -> Figure:
     """Single-darts.md Eq. 8 per node of the first, middle and last search cells (or ``cells``) per recorded
-    epoch (Fig. 2); several runs (e.g. bi-level vs single-level) get different line styles.
+    epoch (Fig. 2). Several runs (e.g. bi-level vs single-level) get one line style per label; runs sharing
+    a label (seeds) are averaged.
 
     ``value="cosine"``: scale-free, in [-1, 1] (1 when both steps use the same batch); ``"raw"``: Eq. 8 as
     written."""
     runs = _runs(runs, labels)
-    recorded = [(r, *r.diagnostics("grad_correlation")) for r in runs]
-    recorded = [(r, e, v) for r, e, v in recorded if e]
-    if not recorded:
+    groups: dict[str, list[tuple[list[int], list[Any]]]] = {}
+    for run in runs:
+        epochs, values = run.diagnostics("grad_correlation")
+        if epochs:
+            groups.setdefault(run.label, []).append((epochs, values))
+    if not groups:
         raise ValueError("no run has recorded gradient correlations (DiagnosticsRecorder(gradients=True))")
-    first = recorded[0][2][0]
+    first = next(iter(groups.values()))[0][1][0]
     n_cells = len(first["cell_types"])
     picked = _pick_cells(n_cells, cells)
+    nodes = first["nodes"][0]
     styles = ["-", "--", ":", "-."]
     with style():
         fig = _new_figure(2.7 * len(picked) + 1.6, 2.8)
         axes = fig.subplots(1, len(picked), sharey=True, squeeze=False)[0]
-        nodes = first["nodes"][0]
         for ax, c in zip(axes, picked):
-            for r_i, (run, epochs, values) in enumerate(recorded):
+            for g_i, (label, members) in enumerate(groups.items()):
+                common = sorted(set(members[0][0]).intersection(*[set(e) for e, _ in members[1:]]))
                 for n_i, node in enumerate(nodes):
-                    ys = [v[value][c][n_i] for v in values]
-                    ax.plot(epochs, ys, color=_NODE_PALETTE[n_i % len(_NODE_PALETTE)], ls=styles[r_i % 4],
-                            marker="o" if len(epochs) < 4 else None, ms=3)
+                    ys = np.mean([[dict(zip(e, v))[x][value][c][n_i] for x in common] for e, v in members], axis=0)
+                    ax.plot(common, ys, color=_NODE_PALETTE[n_i % len(_NODE_PALETTE)], ls=styles[g_i % 4],
+                            marker="o" if len(common) < 4 else None, ms=3)
             ax.axhline(0, color="#808080", lw=0.8)
-            ax.set_title(f"search cell {c + 1} of {n_cells} ({first['cell_types'][c]})")
+            ax.set_title(f"search cell {c + 1} of {n_cells} ({_cell_name(first['cell_types'][c])})")
             _epoch_axis(ax)
         axes[0].set_ylabel("gradient correlation" + (" (cosine)" if value == "cosine" else " (Eq. 8)"))
         handles = [Line2D([], [], color=_NODE_PALETTE[i % len(_NODE_PALETTE)], label=f"node {n}")
                    for i, n in enumerate(nodes)]
-        if len(recorded) > 1:
-            handles += [Line2D([], [], color="black", ls=styles[i % 4], label=r.label)
-                        for i, (r, _, _) in enumerate(recorded)]
+        if len(groups) > 1:
+            handles += [Line2D([], [], color="black", ls=styles[i % 4],
+                               label=label + (f" (mean of {len(m)})" if len(m) > 1 else ""))
+                        for i, (label, m) in enumerate(groups.items())]
         fig.legend(handles=handles, loc="outside right center")
         fig.suptitle("Gradient correlation between the weight-step and alpha-step batches"
-                     + (f": {_run_title(runs[0])}" if len(runs) == 1 else ""))
+                     + (f"\n{_run_title(runs[0])}" if len(runs) == 1 else ""))
     return fig
 
 
@@ -696,7 +703,7 @@ def plot_residual_gain(history: Mapping[Any, Sequence[Mapping[str, float]]], tit
     with style():
         fig = _new_figure(5.2, 3.3)
         ax = fig.add_subplot(1, 1, 1)
-        inset = ax.inset_axes([0.58, 0.12, 0.38, 0.36])
+        inset = ax.inset_axes([0.6, 0.07, 0.37, 0.26])
         for i, init in enumerate(inits):
             rows = history[init]
             epochs = [0] + [r["epoch"] for r in rows]
@@ -707,9 +714,10 @@ def plot_residual_gain(history: Mapping[Any, Sequence[Mapping[str, float]]], tit
         ax.axhline(1.0, color="#808080", ls=":", lw=1)
         _epoch_axis(ax)
         ax.set_ylabel("β (skip coefficient)")
-        ax.legend(loc="upper left")
+        fig.legend(handles=ax.get_legend_handles_labels()[0], loc="outside lower center", ncols=len(inits))
         inset.set_title("test accuracy (%)", fontsize=7, pad=2)
         inset.tick_params(labelsize=6)
+        inset.xaxis.set_major_locator(MaxNLocator(5, integer=True))
         inset.grid(True)
         ax.set_title(title or "A ResNet learns a large skip coefficient β")
     return fig
@@ -742,6 +750,9 @@ def compare_runs(runs: Any, metrics: Sequence[str] | None = None, labels: Sequen
                 ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color="#808080")
             ax.set_title(METRICS[metric][0], fontsize=9)
             _epoch_axis(ax)
+            if metric in ("skip_count", "num_parametric"):
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.set_ylim(-0.3, max(ax.get_ylim()[1], 1.0) + 0.3)
         for ax in list(axes.flat)[len(metrics):]:
             ax.set_axis_off()
         handles = []

@@ -10,7 +10,7 @@ from dartslib import build_supernet, derive, get_space
 from dartslib.diagnostics import (accuracy, boundary_epoch, discretization_gap, dominant_ops, edge_entropy,
                                   genotype_op_counts, ies, is_exclusive, num_parametric, one_hot_op_weights,
                                   preserved_state, set_measurement_mode, skip_count, take_batches)
-from dartslib.genotype import Genotype, published_genotype
+from dartslib.genotype import published_genotype
 from dartslib.grad_correlation import _capture, gradient_correlation, op_weight_gradients
 from dartslib.hessian import alpha_hessian, alpha_hessian_eigenvalue, dense_hessian, hvp_function, power_iteration
 from dartslib.landscape import accuracy_landscape, filter_normalized_direction
@@ -80,6 +80,13 @@ def test_skip_count_and_parametric_ops_of_a_genotype():
     assert skip_count(str(g), "reduce") == genotype_op_counts(g)["reduce"].get("skip_connect", 0)
     arch = "|skip_connect~0|+|none~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|skip_connect~2|"
     assert skip_count(arch) == 3 and num_parametric(arch) == 1
+
+
+def test_a_fairdarts_genotype_with_no_edge_is_handled():
+    empty = "Genotype(normal=[], normal_concat=[2, 3, 4, 5], reduce=[], reduce_concat=[2, 3, 4, 5])"
+    assert skip_count(empty) == 0 and num_parametric(empty) == 0
+    weights = one_hot_op_weights(empty, get_space("darts-nonone"))
+    assert all(w.sum() == 0 for w in weights.values())
 
 
 def test_boundary_epoch_is_where_the_weight_turns_up():
@@ -223,6 +230,12 @@ def test_power_iteration_finds_the_top_eigenvalue_of_a_quadratic(eigenvalues, to
     assert value == pytest.approx(top, rel=1e-6)
     assert torch.allclose((A @ vector).abs(), (top * vector).abs(), atol=1e-4)
     assert torch.allclose(dense_hessian(hvp, dtype=torch.float64), A, atol=1e-12)
+
+
+def test_hessian_of_a_linear_loss_is_zero():
+    p = torch.nn.Parameter(torch.ones(3))
+    hvp = hvp_function(lambda: (2 * p).sum(), [p])
+    assert power_iteration(hvp, iters=5)[0] == 0.0
 
 
 def test_power_iteration_leaves_the_global_rng_alone():

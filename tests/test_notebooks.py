@@ -94,7 +94,7 @@ def test_notebook_starts_with_a_parameters_cell(path):
 def test_notebook_is_valid_and_has_a_title(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    titles = [c for c in nb.cells if c.cell_type == "markdown" and re.match(r"#\s+\S", c.source.lstrip())]
+    titles = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^#\s+\S", c.source, re.M)]
     assert titles, f"{path.relative_to(ROOT)} has no '# Title' markdown cell"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", \
         f"{path.relative_to(ROOT)}: kernelspec must be python3 (what the book build and Colab start)"

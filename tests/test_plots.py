@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
@@ -195,6 +194,11 @@ def test_cell_drawing_labels_every_op(genotype, cell, n_ops):
     assert isinstance(draw_genotype(genotype), Figure)
 
 
+def test_an_empty_cell_is_drawn_with_a_note():
+    fig = draw_cell("Genotype(normal=[], normal_concat=[2, 3, 4, 5], reduce=[], reduce_concat=[2, 3, 4, 5])")
+    assert any("no op kept" in t.get_text() for t in fig.axes[0].texts)
+
+
 def test_residual_gain_figure():
     history = {b: [{"epoch": e, "beta": b + (1 - b) * e / 5, "test_acc": 50 + 8 * e} for e in range(1, 6)]
                for b in (0.0, 0.5, 1.0)}
@@ -242,7 +246,7 @@ def test_plot_command_rejects_bad_input(tmp_path, capsys):
 def test_search_with_diagnostics_then_plot(tmp_path, capsys):
     """The real thing at the smallest size: a recorded toy search, then every figure of it."""
     out = tmp_path / "toy"
-    code = main(["search", "--space", "nb201", "--scale", "toy", "--epochs", "2", "--C", "4",
+    code = main(["search", "--space", "nb201", "--scale", "toy", "--epochs", "1", "--C", "4",
                  "--cells-per-stage", "1", "--batch-size", "32", "--quiet", "--device", "cpu", "--out", str(out),
                  "--diagnostics", "every=1,hessian,hessian_iters=3,hessian_samples=16,landscape,points=3,"
                                   "landscape_batches=1,eval_batches=1"])
