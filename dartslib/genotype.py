@@ -341,10 +341,11 @@ def _validate(genotype: object, where: Callable[[str, int | None], str] = _no_po
             if arity is None and isinstance(edge, tuple):
                 arity = len(edge)
             _check_edge(field, k, edge, arity or 0, where)
-    if arity is None:
-        raise ValueError("the genotype has no edges in either cell")
     for field in _CELL_FIELDS:
         edges = getattr(genotype, field)
+        if arity is None:  # FairDARTS' threshold rule may keep no op at all: valid, if useless
+            _check_concat(f"{field}_concat", getattr(genotype, f"{field}_concat"), _MAX_NODE, where)
+            continue
         if arity == 2 and not edges:
             raise ValueError(f"{field} has no edges; a DARTS cell needs two (op, input) pairs per "
                              f"intermediate node{where(field, None)}")
