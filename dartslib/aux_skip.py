@@ -17,8 +17,15 @@ Choices (paper vs. code, and where the paper is open):
 * Long searches (Sec. 4.4, Table 8: 150/200 epochs): ``decay_epochs=50`` holds ``beta0`` and applies the
   schedule over the last 50 epochs only.
 * The ablation's ``conv1x1`` branch (Sec. 4.4, "a learnable 1x1 convolution projection initialized with an
-  identity tensor"): a bias-free ``Conv2d(C, C, 1, stride)`` with the identity as weight, no ReLU or BN (the
-  paper names none); at stride 2 it starts as plain subsampling. It is trained with the network weights.
+  identity tensor"): a bias-free ``Conv2d(C, C, 1)`` with the identity as weight, no ReLU or BN (the paper
+  names none), trained with the network weights. It replaces the identity only: stride-2 edges keep the
+  ``FactorizedReduce``, as the authors' code does (the paper does not say).
+
+A caution for NB201 (darts-minus.md Table 3 reports it, without details): its cell outputs its last node,
+which sums edges from every earlier node, and nothing re-normalises between cells, so the auxiliary
+identities compound -- with beta = 1 the activations of our NB201 supernet grow about 8x per cell
+(466,000x after the toy scale's 6 cells), and a toy-scale search only starts to learn once beta has decayed.
+DARTS-topology cells re-normalise their inputs (ReLU-Conv-BN preprocessing), so they are not affected.
 """
 from __future__ import annotations
 
@@ -59,8 +66,8 @@ def beta_schedule(schedule: str, epoch: int, epochs: int, beta0: float = 1.0,
     raise ValueError(f"unknown beta schedule {schedule!r}; choose from: linear, cosine, step, constant")
 
 
-def _conv1x1_identity(C: int, stride: int) -> nn.Conv2d:
-    conv = nn.Conv2d(C, C, 1, stride=stride, bias=False)
+def _conv1x1_identity(C: int) -> nn.Conv2d:
+    conv = nn.Conv2d(C, C, 1, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.eye(C).reshape(C, C, 1, 1))
     return conv
@@ -77,10 +84,10 @@ def add_auxiliary_skips(model: nn.Module, kind: str = "identity") -> int:
     count = 0
     for edge in model.modules():
         if isinstance(edge, MixedEdge):
-            if kind == "conv1x1":
-                edge.aux_skip = _conv1x1_identity(edge.C, edge.stride)
+            if edge.stride != 1:
+                edge.aux_skip = FactorizedReduce(edge.C, edge.C, affine=False)
             else:
-                edge.aux_skip = Identity() if edge.stride == 1 else FactorizedReduce(edge.C, edge.C, affine=False)
+                edge.aux_skip = _conv1x1_identity(edge.C) if kind == "conv1x1" else Identity()
             count += 1
     return count
 

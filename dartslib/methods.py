@@ -31,7 +31,8 @@ The presets (``python -m dartslib search --method NAME``):
   weights: ``none``'s alpha stays exactly 0 (zero gradient from the loss and from L01 at sigma = 0.5), so
   it acts as a threshold of 0.5 -- an edge becomes ``none`` when no op's gate ends above 0.5.
 * ``darts-minus``: DARTS- (Chu et al., 2021, darts-minus.md Eq. 4, Alg. 1): auxiliary skip, linear beta
-  from beta0 = 1; otherwise DARTS' defaults ("we keep the same settings as in DARTS", Sec. 4.1).
+  from beta0 = 1; otherwise DARTS' defaults ("we keep the same settings as in DARTS", Sec. 4.1). On NB201
+  the auxiliary identities compound across nodes and cells (see :mod:`dartslib.aux_skip`).
 * ``sp-darts``: SP-DARTS (Zhang & Ding, sp-darts.md Eq. 9-20, Alg. 1). DARTS-topology spaces, Table IV:
   t_sp = 1e-3, t_sm = 10 t_sp, p from 0 to 1 after 1 warm-up epoch, batch 80, weight lr 0.05 constant,
   alphas Adam lr 3e-4 without weight decay. NB201, Table II: t_sp = 1.1e-3 and p_up = 1 (CIFAR-10 and the
