@@ -13,12 +13,7 @@ from dartslib import toys
 SEEDS = range(8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread avoids oversubscription
 
 
 @pytest.fixture(scope="module")

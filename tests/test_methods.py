@@ -23,12 +23,7 @@ from dartslib.zero_one import ZeroOneLoss, zero_one_loss
 TINY = dict(epochs=2, C=4, cells_per_stage=1, layers=3, max_steps_per_epoch=2, batch_size=32, image_size=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread avoids oversubscription
 
 
 # ------------------------------------------------------------------------------------------ presets
