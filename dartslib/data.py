@@ -7,12 +7,12 @@ from disk (or, for ``"digits"``, from scikit-learn); nothing is ever downloaded.
 Where the files are looked for (the *data root*): the ``root`` argument, else the environment variable
 ``DARTSLIB_DATA``, else ``~/.cache/dartslib``. Inside the root each dataset has its usual folder:
 
-================  ==============================================================================
-``cifar10``       ``ROOT/cifar-10-batches-py/{data_batch_1..5, test_batch}`` (python pickles)
-``cifar100``      ``ROOT/cifar-100-python/{train, test}`` (python pickles, fine labels)
-``svhn``          ``ROOT/svhn/{train,test,extra}_32x32.mat`` (or directly in ``ROOT``)
-``imagenet16-120`` ``ROOT/ImageNet16/{train_data_batch_1..10, val_data}`` (or directly in ``ROOT``)
-================  ==============================================================================
+==================  ==============================================================================
+``cifar10``         ``ROOT/cifar-10-batches-py/{data_batch_1..5, test_batch}`` (python pickles)
+``cifar100``        ``ROOT/cifar-100-python/{train, test}`` (python pickles, fine labels)
+``svhn``            ``ROOT/svhn/{train,test,extra}_32x32.mat`` (or directly in ``ROOT``)
+``imagenet16-120``  ``ROOT/ImageNet16/{train_data_batch_1..10, val_data}`` (or directly in ``ROOT``)
+==================  ==============================================================================
 
 :class:`BatchIterator` turns an :class:`ImageData` into normalised float32 batches on a device. All of
 its randomness (shuffling, random crop, flip, cutout) for pass ``k`` comes from one CPU

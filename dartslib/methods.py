@@ -3,17 +3,17 @@ hyperparameters per space) plus the hooks those settings switch on. Nothing here
 every mechanism is one switch of the config, read by one small module, and the switches combine
 (``make_config("fairdarts", "darts-nonone", aux_skip="linear")`` is FairDARTS with DARTS-' auxiliary skip).
 
-=========================  ======================================================  ==========================
-switch (config field)      mechanism                                               module
-=========================  ======================================================  ==========================
-``op_weights``             softmax / sigmoid / sparse-smooth op weights            :mod:`dartslib.op_weights`
-``update``                 bilevel-1st / bilevel-2nd / single-level / same-subset  :mod:`dartslib.steps`
-``zero_one_loss``, w01     FairDARTS' L01 or L'01 on the architecture loss         :mod:`dartslib.zero_one`
-``aux_skip`` ...           DARTS-' auxiliary skip with a decaying beta             :mod:`dartslib.aux_skip`
-``skip_noise`` ...         Gaussian noise on skip_connect's output                 :mod:`dartslib.skip_noise`
-``t_sp``, ``p_*`` ...      SP-DARTS' per-batch temperature draws                   :mod:`dartslib.temperature`
-``derive``, derive_options threshold rule, M-skip prior                            :mod:`dartslib.derive`
-=========================  ======================================================  ==========================
+============================  ======================================================  ==========================
+switch (config field)         mechanism                                               module
+============================  ======================================================  ==========================
+``op_weights``                softmax / sigmoid / sparse-smooth op weights            :mod:`dartslib.op_weights`
+``update``                    bilevel-1st / bilevel-2nd / single-level / same-subset  :mod:`dartslib.steps`
+``zero_one_loss``, w01        FairDARTS' L01 or L'01 on the architecture loss         :mod:`dartslib.zero_one`
+``aux_skip`` ...              DARTS-' auxiliary skip with a decaying beta             :mod:`dartslib.aux_skip`
+``skip_noise`` ...            Gaussian noise on skip_connect's output                 :mod:`dartslib.skip_noise`
+``t_sp``, ``p_*`` ...         SP-DARTS' per-batch temperature draws                   :mod:`dartslib.temperature`
+``derive``, derive_options    threshold rule, M-skip prior                            :mod:`dartslib.derive`
+============================  ======================================================  ==========================
 
 The presets (``python -m dartslib search --method NAME``):
 
