@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .entropy import edge_entropies
 from .genotype import Genotype, genotype_edges, parse_genotype
 from .nb201 import parse_nb201_arch
 from .ops import PARAMETER_FREE_OPS
@@ -84,9 +85,7 @@ def edge_entropy(op_weights: WeightsLike, normalize: bool = True) -> dict[str, n
         if np.any(w < 0):
             raise ValueError(f"{cell_type} op weights must be non-negative to have an entropy")
         p = w / w.sum(axis=1, keepdims=True) if normalize else w
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(p > 0, -p * np.log(p), 0.0)
-        out[cell_type] = terms.sum(axis=1)
+        out[cell_type] = edge_entropies(p).numpy()
     return out
 
 

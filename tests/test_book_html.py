@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
-import yaml
+
+from book_toc import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -29,22 +30,8 @@ ERROR_WORDS = re.compile(r"Traceback|Error\b|Exception\b|Warning\b")
 
 
 def _toc_entries() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    entries = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                entries.append(node["file"])
-            for key, value in node.items():
-                if key != "root":
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return list(dict.fromkeys(e.rsplit(".", 1)[0] if e.endswith((".md", ".ipynb")) else e for e in entries))
+    entries = [e.rsplit(".", 1)[0] if e.endswith((".md", ".ipynb")) else e for e in toc_files()]
+    return list(dict.fromkeys(entries))
 
 
 ENTRIES = _toc_entries()

@@ -11,30 +11,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+
+from book_toc import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted([*ROOT.glob("nbs/*.ipynb"), *ROOT.glob("book/*.ipynb")])
 SOURCE_SUFFIXES = (".ipynb", ".md")
-
-
-def _toc_files() -> list[str]:
-    """Every ``file:`` (and the root) named in ``_toc.yml``, without suffix, relative to the root."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return files
 
 
 def _resolve(entry: str) -> Path | None:
@@ -49,19 +31,19 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "no chapter notebooks found in nbs/ or book/"
 
 
-@pytest.mark.parametrize("entry", _toc_files())
+@pytest.mark.parametrize("entry", toc_files())
 def test_toc_entry_exists(entry):
     path = _resolve(entry)
     assert path is not None, f"_toc.yml names {entry!r}, but no single {entry}.ipynb or {entry}.md exists"
 
 
 def test_toc_has_no_duplicates():
-    files = _toc_files()
+    files = toc_files()
     assert len(files) == len(set(files)), f"_toc.yml lists a file twice: {files}"
 
 
 def test_every_notebook_is_in_the_toc():
-    listed = {_resolve(entry) for entry in _toc_files()}
+    listed = {_resolve(entry) for entry in toc_files()}
     missing = [str(nb.relative_to(ROOT)) for nb in NOTEBOOKS if nb not in listed]
     assert not missing, f"notebooks missing from _toc.yml (they would never be built): {missing}"
 
@@ -105,7 +87,7 @@ def test_bibliography_covers_every_citation():
     bib = (ROOT / "book" / "references.bib").read_text()
     keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
     cited: dict[str, set[str]] = {}
-    for entry in _toc_files():
+    for entry in toc_files():
         path = _resolve(entry)
         if path is None:
             continue
