@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -19,6 +20,7 @@ EPILOG_SEARCH = """examples:
   python -m dartslib search --method darts-2nd --space s3 --scale toy --seed 1 --out runs/s3
   python -m dartslib search --resume runs/s3
   python -m dartslib search --space darts --dataset cifar10 --scale paper --data-dir ~/data --out runs/darts
+  torchrun --nproc_per_node=2 -m dartslib search --space nb201 --out runs/ddp   # data-parallel, global batch
 """
 
 
@@ -100,12 +102,13 @@ def _add_method_switches(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import SCALES
     from .methods import METHODS
     from .spaces import SPACES
 
     parser = argparse.ArgumentParser(prog="python -m dartslib",
                                      description="DARTS and its fixes: search, train from scratch, count.")
-    sub = parser.add_subparsers(dest="command", metavar="{search,train,count,plot}")
+    sub = parser.add_subparsers(dest="command", metavar="{search,train,count,plot,sweep}")
     sub.required = True
 
     s = sub.add_parser("search", help="run an architecture search", epilog=EPILOG_SEARCH,
@@ -150,6 +153,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default="png,svg", help="comma-separated file formats (default png,svg)")
     p.add_argument("--spread", choices=("std", "minmax"), default="std", help="band around the mean of a label")
     p.add_argument("--no-per-run", action="store_true", help="with several runs, only the comparison figures")
+
+    w = sub.add_parser("sweep", help="run a method x space x seed grid of searches and tabulate them",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="One search per (method, space, seed), each in its own process, in "
+                                   "OUT/METHOD__SPACE__seedSEED. Finished runs are skipped, interrupted ones "
+                                   "resumed, pairs a method refuses listed with the reason. Writes "
+                                   "OUT/results.csv and OUT/results.md (dartslib.sweep.collect reads them back).",
+                       epilog="example:\n  python -m dartslib sweep --methods darts,fairdarts --spaces nb201,s1 "
+                              "--seeds 0,1,2 --scale toy --out runs/sweep --jobs 2")
+    w.add_argument("--methods", required=True, help="comma-separated method names")
+    w.add_argument("--spaces", required=True, help="comma-separated search spaces")
+    w.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    w.add_argument("--scale", choices=SCALES, default="toy", help="scale of every run (default toy)")
+    w.add_argument("--out", required=True, help="sweep directory")
+    w.add_argument("--jobs", type=_positive, default=1, help="runs at a time (default 1)")
+    w.add_argument("--gpus", default=None, help="comma-separated GPU ids: one run per GPU at a time")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field of every run (value read as JSON, else text), e.g. "
+                        "--set epochs=20 --set image_size=8; repeatable")
     return parser
 
 
@@ -174,8 +196,20 @@ def _run_count(args: argparse.Namespace) -> int:
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    from . import distributed
     from .config import make_config
     from .search import Search
+
+    if distributed.launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
+        group = distributed.init(args.device)  # nccl on CUDA, gloo on the CPU; see dartslib.distributed
+        try:
+            return _search(args, Search, make_config, rank=group.rank)
+        finally:
+            distributed.close()
+    return _search(args, Search, make_config, rank=0)
+
+
+def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) -> int:
 
     hooks = []
     if args.diagnostics is not None:
@@ -184,7 +218,8 @@ def _run_search(args: argparse.Namespace) -> int:
         hooks.append(parse_diagnostics_spec(args.diagnostics))
     if args.resume:
         run = Search.resume(args.resume, progress=not args.quiet, device=args.device, hooks=hooks)
-        print(f"resuming {args.resume} at epoch {run.epoch + 1}/{run.config.epochs}", file=sys.stderr)
+        if rank == 0:
+            print(f"resuming {args.resume} at epoch {run.epoch + 1}/{run.config.epochs}", file=sys.stderr)
     else:
         config = make_config(args.method, args.space, args.scale, dataset=args.dataset, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr, seed=args.seed,
@@ -207,9 +242,10 @@ def _run_search(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, **changes)
         run = Search(config, args.out, progress=not args.quiet, hooks=hooks)
     result = run.run()
-    print(json.dumps({"genotype": result.genotype, **result.metrics}, indent=2))
-    if result.out_dir:
-        print(f"wrote {result.out_dir / 'result.json'}", file=sys.stderr)
+    if rank == 0:  # in a torchrun launch, every rank computed the same result
+        print(json.dumps({"genotype": result.genotype, **result.metrics}, indent=2))
+        if result.out_dir:
+            print(f"wrote {result.out_dir / 'result.json'}", file=sys.stderr)
     return 0
 
 
@@ -257,6 +293,46 @@ def _run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(text: str, what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError(f"--{what} needs at least one name")
+    return items
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from .config import SearchConfig
+    from .sweep import run_sweep
+
+    try:
+        seeds = [int(s) for s in _split(args.seeds, "seeds")]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    overrides = {}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields or key in ("method", "space", "seed", "scale"):
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY a config field other than "
+                             f"method, space, seed, scale")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    gpus = _split(args.gpus, "gpus") if args.gpus is not None else None
+    try:
+        table = run_sweep(args.out, _split(args.methods, "methods"), _split(args.spaces, "spaces"), seeds,
+                          args.scale, overrides, jobs=args.jobs, gpus=gpus,
+                          echo=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(table.drop(columns=["genotype", "reason"]).to_string(index=False))
+    print(f"wrote {Path(args.out) / 'results.csv'} and results.md", file=sys.stderr)
+    failed = (table["status"] != "finished") & (table["status"] != "refused")
+    return 1 if failed.any() else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DatasetNotFoundError
@@ -264,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    runners = {"search": _run_search, "train": _run_train, "count": _run_count, "plot": _run_plot}
+    runners = {"search": _run_search, "train": _run_train, "count": _run_count, "plot": _run_plot,
+               "sweep": _run_sweep}
     try:
         return runners[args.command](args)
     except SearchInterrupted as exc:

@@ -3,7 +3,9 @@ steps, checkpointing every epoch.
 
 :func:`run_epoch` is the whole loop (one screen); :class:`Search` owns the state around it (model,
 optimizers, data streams, history) and saves/restores it so an interrupted run resumes bit-identically
-on the same device. :func:`search` is the one-call entry point used by the CLI and the book.
+on the same device. :func:`search` is the one-call entry point used by the CLI and the book. Under
+``torchrun`` the same loop runs data-parallel: each rank steps on its shard of the global batch with
+gradients averaged over the ranks (:mod:`dartslib.distributed`, three lines of the loop).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, write_json_atomic, wri
 from .config import SearchConfig
 from .data import BatchIterator, load_dataset, split_train_valid
 from .derive import derive
+from .distributed import GradientSync, current as current_group
 from .methods import build_hooks, prepare_supernet
 from .steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
 from .supernet import Supernet, build_supernet
@@ -136,7 +139,8 @@ class Search:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
-        self.device = resolve_device(config.device)
+        self.dist = current_group()  # one process unless torch.distributed is initialised (torchrun)
+        self.device = self.dist.device(resolve_device(config.device))
         self._stop_requested = False
 
         torch.manual_seed(config.seed)
@@ -157,6 +161,7 @@ class Search:
         self.arch_stream = BatchIterator(arch_data.to(self.device), config.batch_size, shuffle=True,
                                          augment=config.augment, flip=flip, seed=config.seed + 1).stream()
         self.held_out = BatchIterator(held_out.to(self.device), 256, shuffle=False)
+        self.dist.check(config, (len(train_data), len(arch_data)))
 
         self.model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=self.num_classes,
                                     cells_per_stage=config.cells_per_stage, op_weights=config.op_weights)
@@ -166,6 +171,9 @@ class Search:
             with torch.no_grad():
                 for alpha in self.model.arch_parameters():
                     alpha.fill_(float(config.arch_init))
+        self.dist.broadcast_model(self.model)
+        self.grad_sync = GradientSync(self.model, self.dist)  # with several ranks: global-batch gradients
+        self.dist.seed_rank_stream(config.seed)  # noise ops: independent noise per rank's shard
         self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
         self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr,
                                                 momentum=config.momentum, weight_decay=config.weight_decay)
@@ -190,36 +198,40 @@ class Search:
         if self.step == 0:
             for hook in self.hooks:
                 hook.on_epoch_start(model, epoch, cfg.epochs)
-            self.partial = {k: torch.zeros((), device=self.device) for k in ("loss", "correct", "count")}
+            self.partial = {k: torch.zeros((), dtype=torch.float64, device=self.device)  # float64: sums exact
+                            for k in ("loss", "correct", "count")}                     # in any order
         lr = self.weight_optimizer.param_groups[0]["lr"]
         arch_terms = [lambda h=h: h.arch_loss(model) for h in self.hooks if type(h).arch_loss is not SearchHook.arch_loss]
         for step, (x, y) in enumerate(self.train_batches.epoch(epoch, start=self.step), start=self.step):
             if step >= self.steps_per_epoch:
                 break
+            x, y = self.dist.shard(x, y)  # this rank's part of the global batch (all of it on one process)
             for hook in self.hooks:
                 hook.before_step(model, StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
             if cfg.update == "single-level":
                 loss, logits = single_level_step(model, x, y, self.weight_optimizer, self.arch_optimizer,
                                                  cfg.grad_clip, arch_terms)
             else:
-                x_arch, y_arch = next(self.arch_stream)
+                x_arch, y_arch = self.dist.shard(*next(self.arch_stream))
                 if cfg.update == "bilevel-2nd":
                     arch_step_second_order(model, x, y, x_arch, y_arch, self.weight_optimizer,
                                            self.arch_optimizer, lr, arch_terms)
                 else:
                     arch_step_first_order(model, x_arch, y_arch, self.arch_optimizer, arch_terms)
                 loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+            self.dist.average_buffers(model)  # BN running statistics: the mean over the ranks' shards
             self.partial["loss"] += loss * len(y)
             self.partial["correct"] += (logits.argmax(1) == y).sum()
             self.partial["count"] += len(y)
             self.step = step + 1
             if bar is not None:
                 bar.update(1)
-            if self._stop_requested and self.step < self.steps_per_epoch:
+            if self.dist.any(self._stop_requested) and self.step < self.steps_per_epoch:
                 raise SearchInterrupted(self.save())
-        count = max(self.partial["count"].item(), 1)
-        return {"train_loss": self.partial["loss"].item() / count,
-                "train_acc": 100.0 * self.partial["correct"].item() / count, "lr": lr}
+        totals = self.dist.sum(self.partial)  # over the ranks' shards
+        count = max(totals["count"].item(), 1)
+        return {"train_loss": totals["loss"].item() / count,
+                "train_acc": 100.0 * totals["correct"].item() / count, "lr": lr}
 
     def run(self) -> SearchResult:
         """Run the remaining epochs; Ctrl-C stops after the current step and saves (see :class:`SearchInterrupted`)."""
@@ -229,12 +241,13 @@ class Search:
         total = cfg.epochs * self.steps_per_epoch
         done = self.epoch * self.steps_per_epoch + self.step
         bar = tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
-                   disable=not self.progress, leave=False)
+                   disable=not self.progress or self.dist.rank != 0, leave=False)
         previous_handler = self._install_sigint_handler()
         try:
             while self.epoch < cfg.epochs:
                 started = time.perf_counter()
-                stats = self.run_epoch(bar)
+                with self.grad_sync:
+                    stats = self.run_epoch(bar)
                 if not math.isfinite(stats["train_loss"]):
                     raise SearchDiverged(
                         f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
@@ -247,14 +260,14 @@ class Search:
                 bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
                                 acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
                 self.save()
-                if self._stop_requested and self.epoch < cfg.epochs:
+                if self.dist.any(self._stop_requested) and self.epoch < cfg.epochs:
                     raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir else None)
         finally:
             bar.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         result = self.result()
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.dist.rank == 0:
             write_json_atomic(self.out_dir / "result.json", result.to_json())
         return result
 
@@ -313,8 +326,10 @@ class Search:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.dist.active:  # collectives: every rank calls state_dict, rank 0 writes it
+            rng["ranks"] = self.dist.gather_rng_states()
         return {"format": "dartslib-search-1", "config": self.config.to_dict(), "epoch": self.epoch,
-                "step": self.step, "partial": self.partial, "model": self.model.state_dict(),
+                "step": self.step, "partial": self.dist.sum(self.partial), "model": self.model.state_dict(),
                 "weight_optimizer": self.weight_optimizer.state_dict(),
                 "arch_optimizer": self.arch_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "arch_stream": self.arch_stream.state_dict(), "rng": rng, "history": self.history,
@@ -329,19 +344,29 @@ class Search:
         for hook, hook_state in zip(self.hooks, state["hooks"]):
             hook.load_state_dict(hook_state)
         self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
-        self.partial = {k: v.to(self.device) for k, v in state["partial"].items()}
+        self.partial = {k: v.to(self.device) if self.dist.rank == 0 else torch.zeros_like(v, device=self.device)
+                        for k, v in state["partial"].items()}  # global sums: rank 0 carries them on
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        if self.dist.active:  # each rank's own stream if the checkpoint has one for it, else a fresh one
+            ranks = state["rng"].get("ranks") or []
+            if len(ranks) == self.dist.world:
+                torch.set_rng_state(ranks[self.dist.rank])
+            else:
+                self.dist.seed_rank_stream(self.config.seed, self.epoch, self.step)
 
     def save(self) -> Path | None:
         """Write ``checkpoint.pt`` and ``history.jsonl`` atomically into the output directory."""
         if self.out_dir is None:
             return None
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict()
         path = self.out_dir / "checkpoint.pt"
-        save_checkpoint(self.state_dict(), path)
-        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+        if self.dist.rank == 0:  # only rank 0 writes (all ranks hold the same state)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(state, path)
+            write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+        self.dist.barrier()  # the other ranks read a checkpoint only once it is complete
         return path
 
     @classmethod
