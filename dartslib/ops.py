@@ -16,8 +16,18 @@ from torch import nn
 
 __all__ = [
     "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "Zero", "Identity", "Noise",
-    "PoolBN", "AvgPool3x3", "ResNetBasicBlock", "OPS", "build_op", "PARAMETER_FREE_OPS",
+    "PoolBN", "AvgPool3x3", "ResNetBasicBlock", "OPS", "build_op", "PARAMETER_FREE_OPS", "pointwise_conv",
 ]
+
+
+def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for a 1x1, stride-1, ungrouped ``conv``; on a channels_last ``x`` computed as one matrix
+    product over the pixels (``(B*H*W, C_in) @ (C_in, C_out)``, no copies), the same sums and about 1.3-2x
+    faster on CPU than oneDNN's convolution for the small channel counts of a supernet."""
+    if (conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.groups == 1
+            and conv.dilation == (1, 1) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)):
+        return nn.functional.linear(x.permute(0, 2, 3, 1), conv.weight.flatten(1), conv.bias).permute(0, 3, 1, 2)
+    return conv(x)
 
 
 class ReLUConvBN(nn.Sequential):
@@ -31,9 +41,21 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(C_out, affine=affine),
         )
 
+    def forward_from_relu(self, relu_x: torch.Tensor) -> torch.Tensor:
+        """The op on an input whose ReLU is already taken (shared by the edges leaving one node)."""
+        return self[2](pointwise_conv(self[1], relu_x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from_relu(self[0](x))
+
 
 class DilConv(nn.Sequential):
-    """ReLU -> depthwise (dilated) conv -> pointwise conv -> BN."""
+    """ReLU -> depthwise (dilated) conv -> pointwise conv -> BN.
+
+    A stride-2 conv with dilation 2 and "same" padding only reads the pixels of even rows and columns, so
+    it is computed as the undilated conv on ``x[:, :, ::2, ::2]``: the same sum over the same pixels
+    (exact maths), about 5x faster on CPU than oneDNN's dilated depthwise kernel.
+    """
 
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
                  dilation: int, affine: bool = True) -> None:
@@ -43,6 +65,22 @@ class DilConv(nn.Sequential):
             nn.Conv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
+        k = kernel_size
+        self._subsample = stride == 2 and dilation == 2 and padding == k - 1 and k % 2 == 1
+
+    def forward_from_relu(self, relu_x: torch.Tensor) -> torch.Tensor:
+        """The op on an input whose ReLU is already taken (shared by the edges leaving one node)."""
+        depthwise = self[1]
+        if self._subsample:
+            k = depthwise.kernel_size[0]
+            y = nn.functional.conv2d(relu_x[:, :, ::2, ::2], depthwise.weight, None, 1, k // 2, 1,
+                                     depthwise.groups)
+        else:
+            y = depthwise(relu_x)
+        return self[3](pointwise_conv(self[2], y))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from_relu(self[0](x))
 
 
 class SepConv(nn.Sequential):
@@ -54,6 +92,13 @@ class SepConv(nn.Sequential):
             DilConv(C_in, C_in, kernel_size, stride, padding, 1, affine),
             DilConv(C_in, C_out, kernel_size, 1, padding, 1, affine),
         )
+
+    def forward_from_relu(self, relu_x: torch.Tensor) -> torch.Tensor:
+        """The op on an input whose ReLU is already taken (shared by the edges leaving one node)."""
+        return self[1](self[0].forward_from_relu(relu_x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from_relu(self[0][0](x))
 
 
 class FactorizedReduce(nn.Module):
@@ -72,7 +117,10 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
+        return self.forward_from_relu(self.relu(x))
+
+    def forward_from_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """The op on an input whose ReLU is already taken (shared by the edges leaving one node)."""
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
 
