@@ -311,15 +311,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for space in args.spaces:
             result = bench_config(space, torch.device(device_name), args)
             results.append(result)
+            if args.json is not None:  # after every configuration, so an interrupted run keeps what it measured
+                write_json(args.json, machine, results)
             print(f"{space} on {device_name}: dartslib/baseline step {result['ratio_step']:.3f} "
                   f"(CPU-seconds {result['ratio_step_cpu']:.3f}), epoch {result['ratio_epoch']:.3f}", flush=True)
     print(markdown(results))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "results": results,
-                                         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
-                                        indent=1))
+        write_json(args.json, machine, results)
     return results
+
+
+def write_json(path: Path, machine: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine, "results": results,
+                                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, indent=1))
 
 
 if __name__ == "__main__":
