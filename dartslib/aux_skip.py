@@ -88,6 +88,8 @@ def add_auxiliary_skips(model: nn.Module, kind: str = "identity") -> int:
                 edge.aux_skip = FactorizedReduce(edge.C, edge.C, affine=False)
             else:
                 edge.aux_skip = _conv1x1_identity(edge.C) if kind == "conv1x1" else Identity()
+            if getattr(model, "channels_last", False):
+                edge.aux_skip.to(memory_format=torch.channels_last)  # the supernet's layout (same numbers)
             count += 1
     return count
 

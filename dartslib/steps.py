@@ -49,12 +49,18 @@ def weight_step(model: Supernet, x: torch.Tensor, y: torch.Tensor, optimizer: to
 
 def arch_step_first_order(model: Supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                           optimizer: torch.optim.Optimizer, arch_loss_terms: Sequence[LossTerm] = ()) -> torch.Tensor:
-    """One step of the alphas on the validation batch, weights held fixed; returns the detached loss."""
+    """One step of the alphas on the validation batch, weights held fixed; returns the detached loss.
+
+    Only the gradient with respect to the alphas is computed (``autograd.grad``): the weights' gradients of
+    this pass would be thrown away, and skipping them skips every convolution's weight-gradient kernel."""
+    alphas = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad(set_to_none=True)
     loss = _criterion(model(x_val), y_val) + _extra(arch_loss_terms)
-    loss.backward()
+    grads = torch.autograd.grad(loss, alphas, allow_unused=True)
+    for alpha, grad in zip(alphas, grads):
+        alpha.grad = grad
     optimizer.step()
-    model.zero_grad(set_to_none=True)  # the weights' gradients from this pass must not leak into their step
+    model.zero_grad(set_to_none=True)  # nothing of this pass may leak into the weights' step
     return loss.detach()
 
 
