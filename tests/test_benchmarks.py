@@ -41,9 +41,11 @@ def test_benchmark_runs_tiny_on_cpu_and_writes_sane_numbers(tmp_path):
             assert (m["mfu"] is None) == (r["device"] == "cpu")
         assert r["ratio_step"] == pytest.approx(r["dartslib"]["step_s"] / r["baseline"]["step_s"])
         assert 0 < r["ratio_step"] < 100 and 0 < r["ratio_epoch"] < 100
-        # the same model: both implementations count the same convolution work, up to dartslib's
-        # average pooling (a convolution it counts) and the work it leaves out (none)
-        assert r["dartslib"]["gflop_counted"] == pytest.approx(r["baseline"]["gflop_counted"], rel=0.2)
+        # the same model: dartslib counts the baseline's convolution work plus its average pooling (a
+        # convolution), minus what it leaves out: `none`, and the weights' gradients in the architecture
+        # step (it differentiates for the alphas only), about a third of a step's FLOPs
+        ratio = r["dartslib"]["gflop_counted"] / r["baseline"]["gflop_counted"]
+        assert 0.45 < ratio < 1.0, ratio
     assert "| darts | cpu | **ratio dartslib/baseline** |" in done.stdout
     assert report["machine"]["torch_threads"] == 1 and "bench_search_step.py" in report["machine"]["command"]
 
