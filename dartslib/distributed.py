@@ -158,8 +158,10 @@ class Distributed:
 
     def average_buffers(self, model: nn.Module) -> None:
         """Average the floating-point buffers (BatchNorm running statistics) over the ranks, in place."""
+        if not self.active:  # called every step: nothing to walk on one process
+            return
         buffers = [b for b in model.buffers() if b.is_floating_point()]
-        if not self.active or not buffers:
+        if not buffers:
             return
         flat = torch.cat([b.detach().reshape(-1).double() for b in buffers]).to(self.comm_device)
         dist.all_reduce(flat)
