@@ -12,7 +12,8 @@ describes it (Liu et al., 2019, Sec. 2.2 and Eq. 2), with nothing clever.
 The modules are named as dartslib names its own (``cells.3.edges.5.ops.4.0.1.weight`` ...), so
 ``dartslib_model.load_state_dict(baseline.state_dict())`` maps one onto the other and the equality tests
 (``tests/test_speed_equivalence.py``) compare the two on the same weights. The maths is dartslib's search
-supernet (affine-free BN in the cells, a BN after every pooling op, also in NB201 cells).
+supernet (affine-free BN in the cells; a BN after every pooling op in DARTS-topology cells, as DARTS'
+``MixedOp``; NB201 cells as the benchmark's ``SearchCell``: no BN after pooling, a bias in every conv).
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ __all__ = ["BaselineDartsSupernet", "BaselineNB201Supernet", "build_baseline", "
 
 # ------------------------------------------------------------------------------------------- ops
 class ReLUConvBN(nn.Sequential):
-    def __init__(self, C_in: int, C_out: int, k: int, stride: int, padding: int, affine: bool = False) -> None:
-        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_out, k, stride, padding, bias=False),
+    def __init__(self, C_in: int, C_out: int, k: int, stride: int, padding: int, affine: bool = False,
+                 bias: bool = False) -> None:
+        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_out, k, stride, padding, bias=bias),
                          nn.BatchNorm2d(C_out, affine=affine))
 
 
@@ -75,14 +77,16 @@ class Identity(nn.Module):
         return x
 
 
-def build_op(name: str, C: int, stride: int) -> nn.Module:
-    """One candidate op of a search cell (affine-free BN; pooling followed by a BN)."""
+def build_op(name: str, C: int, stride: int, nb201: bool = False) -> nn.Module:
+    """One candidate op of a search cell (affine-free BN; in DARTS cells pooling is followed by a BN, in
+    NB201 cells it is not and the convs have a bias, as NAS-Bench-201's ``SearchCell``)."""
     if name == "none":
         return Zero(stride)
     if name == "max_pool_3x3":
         return nn.Sequential(nn.MaxPool2d(3, stride, 1), nn.BatchNorm2d(C, affine=False))
     if name == "avg_pool_3x3":
-        return nn.Sequential(nn.AvgPool2d(3, stride, 1, count_include_pad=False), nn.BatchNorm2d(C, affine=False))
+        pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+        return pool if nb201 else nn.Sequential(pool, nn.BatchNorm2d(C, affine=False))
     if name == "skip_connect":
         return Identity() if stride == 1 else FactorizedReduce(C, C)
     if name.startswith("sep_conv_"):
@@ -92,18 +96,18 @@ def build_op(name: str, C: int, stride: int) -> nn.Module:
         k = int(name[-1])
         return DilConv(C, C, k, stride, k - 1, 2)
     if name == "nor_conv_1x1":
-        return ReLUConvBN(C, C, 1, stride, 0)
+        return ReLUConvBN(C, C, 1, stride, 0, bias=nb201)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(C, C, 3, stride, 1)
+        return ReLUConvBN(C, C, 3, stride, 1, bias=nb201)
     raise ValueError(f"the baseline has no op {name!r}")
 
 
 class MixedOp(nn.Module):
     """DARTS Eq. 2: ``sum_o w_o * o(x)`` over every op, ``none`` included."""
 
-    def __init__(self, op_names: Sequence[str], C: int, stride: int) -> None:
+    def __init__(self, op_names: Sequence[str], C: int, stride: int, nb201: bool = False) -> None:
         super().__init__()
-        self.ops = nn.ModuleList(build_op(name, C, stride) for name in op_names)
+        self.ops = nn.ModuleList(build_op(name, C, stride, nb201) for name in op_names)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return sum(w * op(x) for w, op in zip(weights, self.ops))
@@ -136,7 +140,7 @@ class NB201Cell(nn.Module):
     def __init__(self, edge_ops: Sequence[Sequence[str]], edges: Sequence[tuple[int, int]], C: int) -> None:
         super().__init__()
         self.edge_index = tuple(edges)
-        self.edges = nn.ModuleList(MixedOp(ops, C, 1) for ops in edge_ops)
+        self.edges = nn.ModuleList(MixedOp(ops, C, 1, nb201=True) for ops in edge_ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         nodes = [x]

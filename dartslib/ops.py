@@ -31,13 +31,18 @@ def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 
 class ReLUConvBN(nn.Sequential):
-    """ReLU -> Conv(k, stride, padding, dilation) -> BN. ``(B, C_in, H, W) -> (B, C_out, H', W')``."""
+    """ReLU -> Conv(k, stride, padding, dilation) -> BN. ``(B, C_in, H, W) -> (B, C_out, H', W')``.
+
+    ``bias``: give the conv a bias. DARTS' ReLUConvBN never has one; NAS-Bench-201's builds its conv with
+    ``bias=not affine`` (``xautodl/models/cell_operations.py``, Dong & Yang, 2020), so its affine-free
+    search cells have a conv bias and its evaluation cells none (:data:`OPS` does the same for ``nor_conv``).
+    """
 
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int = 1, affine: bool = True) -> None:
+                 dilation: int = 1, affine: bool = True, bias: bool = False) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_out, kernel_size, stride, padding, dilation=dilation, bias=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride, padding, dilation=dilation, bias=bias),
             nn.BatchNorm2d(C_out, affine=affine),
         )
 
@@ -224,8 +229,9 @@ OPS: dict[str, OpFactory] = {
     # RobustDARTS S4
     "noise": lambda C, stride, affine: Noise(stride),
     # NAS-Bench-201 (Dong & Yang, 2020)
-    "nor_conv_1x1": lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine=affine),
-    "nor_conv_3x3": lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine=affine),
+    # (conv bias = not affine, as the benchmark's ReLUConvBN: a bias in the affine-free search cells only)
+    "nor_conv_1x1": lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine=affine, bias=not affine),
+    "nor_conv_3x3": lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine=affine, bias=not affine),
 }
 
 PARAMETER_FREE_OPS = frozenset({"none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "noise"})
@@ -240,7 +246,9 @@ def build_op(name: str, C: int, stride: int = 1, affine: bool = True, pool_bn: b
         C: input and output channels.
         stride: 1, or 2 on reduction edges.
         affine: learnable BN scale/shift (False in search cells).
-        pool_bn: follow pooling ops with an affine-free BN (DARTS search cells do).
+        pool_bn: follow pooling ops with an affine-free BN. DARTS' search cells do (``MixedOp`` in
+            ``quark0/darts`` ``cnn/model_search.py``); NAS-Bench-201's do not (its ``POOLING`` op adds a
+            ReLU-Conv-BN preprocess only when ``C_in != C_out``, never a BN after the pool).
     """
     if name not in OPS:
         raise ValueError(f"unknown op {name!r}; known ops: {', '.join(OPS)}")

@@ -59,7 +59,8 @@ class MixedEdge(nn.Module):
     """``sum_i w_i * op_i(x)`` over the edge's candidate ops (the continuous relaxation, DARTS Eq. 2).
 
     ``(B, C, H, W), (num_ops,) -> (B, C, H / stride, W / stride)``.
-    Search ops use affine-free BN and a BN after pooling. ``none`` outputs zeros, so its term is left out
+    Search ops use affine-free BN; ``pool_bn`` adds an affine-free BN after pooling (DARTS-topology
+    spaces, as DARTS' ``MixedOp``; not NAS-Bench-201, whose search cell pools without BN). ``none`` outputs zeros, so its term is left out
     of the sum: the output and every gradient are the same, without the work.
 
     Two method extras, off (and absent from ``state_dict``) unless a method switches them on:
@@ -72,11 +73,11 @@ class MixedEdge(nn.Module):
       :class:`dartslib.skip_noise.SkipNoise`.
     """
 
-    def __init__(self, op_names: Sequence[str], C: int, stride: int) -> None:
+    def __init__(self, op_names: Sequence[str], C: int, stride: int, pool_bn: bool = True) -> None:
         super().__init__()
         self.op_names = tuple(op_names)
         self.C, self.stride = C, stride
-        self.ops = nn.ModuleList(build_op(name, C, stride, affine=False, pool_bn=True) for name in op_names)
+        self.ops = nn.ModuleList(build_op(name, C, stride, affine=False, pool_bn=pool_bn) for name in op_names)
         self.computed = [i for i, name in enumerate(self.op_names) if name != "none"] or [0]
         self.skip_index = self.op_names.index("skip_connect") if "skip_connect" in self.op_names else None
         self.aux_skip: nn.Module | None = None
@@ -160,13 +161,24 @@ class DartsSearchCell(nn.Module):
 class NB201SearchCell(nn.Module):
     """A NAS-Bench-201 search cell: node 0 = input, node j = sum_{i<j} edge_{j,i}(node i), output node 3.
 
+    As the benchmark's ``SearchCell`` (``xautodl/models/cell_searchs/search_cells.py``): affine-free BN in
+    the convs, whose conv has a bias (``bias=not affine``), and ``avg_pool_3x3`` is plain 3x3 average
+    pooling (``count_include_pad=False``) with no BN after it.
+
+    Running statistics: the benchmark's DARTS scripts take ``--track_running_stats`` as a flag
+    (``scripts-search/algos/DARTS-V1.sh`` passes its ``BN`` argument; the DARTS-space script sets
+    ``BN=1``). dartslib's search BNs track them (PyTorch's and DARTS' default). A search step runs in
+    training mode, where BN normalises with the batch's own statistics whether or not it tracks, so the
+    choice changes no search step, only eval-mode numbers; dartslib's diagnostics evaluate the supernet
+    with batch statistics by default (``bn="running"`` uses the tracked ones).
+
     ``(B, C, H, W), (6, M) -> (B, C, H, W)``.
     """
 
     def __init__(self, edge_ops: Sequence[Sequence[str]], edges: Sequence[tuple[int, int]], C: int) -> None:
         super().__init__()
         self.edge_index = tuple(edges)
-        self.edges = nn.ModuleList(MixedEdge(ops, C, 1) for ops in edge_ops)
+        self.edges = nn.ModuleList(MixedEdge(ops, C, 1, pool_bn=False) for ops in edge_ops)
         self.num_nodes = 1 + max(to for to, _ in edges)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -103,8 +103,38 @@ def test_nb201_supernet_macro_structure():
     assert kinds == ["NB201SearchCell"] * 2 + ["ResNetBasicBlock"] + ["NB201SearchCell"] * 2 + \
         ["ResNetBasicBlock"] + ["NB201SearchCell"] * 2
     assert model.classifier.in_features == 16
-    pool = model.cells[0].edges[0].ops[4][0]
-    assert type(pool).__name__ == "AvgPool3x3" and pool.count_include_pad is False
+    pool = model.cells[0].edges[0].ops[4]
+    assert type(pool).__name__ == "AvgPool3x3" and pool.count_include_pad is False  # no BN after it
+
+
+def test_nb201_supernet_has_the_benchmarks_weight_count():
+    """NAS-Bench-201's own search network (xautodl search_model_darts.py) at C=16, N=5 has 1,692,826
+    weights: its affine-free nor_conv convs carry a bias (``bias=not affine``) and its pool has no BN.
+    Without the biases dartslib had 1,686,106."""
+    model = build_supernet("nb201", C=16, cells_per_stage=5)
+    assert sum(p.numel() for p in model.weight_parameters()) == 1_692_826
+    conv = model.cells[0].edges[0].ops[3]  # nor_conv_3x3
+    assert conv[1].bias is not None and not conv[2].affine
+    # the DARTS space keeps DARTS' bias-free preprocessing and its BN after pooling
+    darts = build_supernet("darts", C=4, layers=5)
+    assert darts.cells[0].preprocess1[1].bias is None
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_nb201_avg_pool_edge_is_plain_average_pooling(training):
+    """An all-avg_pool NB201 cell is 3x3 average pooling excluding the padding, nothing else (no BN, which
+    would rescale the pool path against skip), in training mode (node sharing on) and eval mode."""
+    torch.manual_seed(0)
+    model = build_supernet("nb201", C=4, cells_per_stage=1).train(training)
+    cell = model.cells[0]
+    weights = torch.zeros(6, 5)
+    weights[:, 4] = 1.0
+    x = 3.0 + 2.0 * torch.randn(2, 4, 7, 7)  # mean and scale a BN would remove
+    pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+    n1 = pool(x)
+    n2 = pool(x) + pool(n1)
+    expected = pool(x) + pool(n1) + pool(n2)
+    torch.testing.assert_close(cell(x, weights), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_forward_with_one_hot_weights_selects_a_single_op():
