@@ -1,4 +1,4 @@
-"""DARTS-' auxiliary skip connection (Chu et al., 2021, darts-minus.md Sec. 3.2, Eq. 4, Alg. 1).
+"""DARTS-' auxiliary skip connection (Chu et al., 2021, Sec. 3.2, Eq. 4, Alg. 1).
 
 Every mixed edge gets an extra branch outside the softmax, ``o(x) = beta * x + sum_o softmax(alpha)_o o(x)``
 (Eq. 4): the fixed skip carries the gradient flow that otherwise makes the *candidate* skip connection win
@@ -21,7 +21,7 @@ Choices (paper vs. code, and where the paper is open):
   names none), trained with the network weights. It replaces the identity only: stride-2 edges keep the
   ``FactorizedReduce``, as the authors' code does (the paper does not say).
 
-A caution for NB201 (darts-minus.md Table 3 reports it, without details): its cell outputs its last node,
+A caution for NB201 (Chu et al., 2021, Table 3 reports it, without details): its cell outputs its last node,
 which sums edges from every earlier node, and nothing re-normalises between cells, so the auxiliary
 identities compound -- with beta = 1 the activations of our NB201 supernet grow about 8x per cell
 (466,000x after the toy scale's 6 cells), and a toy-scale search only starts to learn once beta has decayed.

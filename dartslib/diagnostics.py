@@ -8,21 +8,21 @@ alphas), :mod:`dartslib.landscape` (validation-accuracy landscape), :mod:`dartsl
 
 From op weights (``{cell_type: (num_edges, num_ops)}`` tensors, arrays or nested lists):
 
-* :func:`ies` - summed entropy of the per-edge op distributions (SP-DARTS, sp-darts.md Eq. 21);
+* :func:`ies` - summed entropy of the per-edge op distributions (SP-DARTS, Zhang & Ding, 2023, Eq. 21);
   ``E * log M`` for uniform weights.
 * :func:`dominant_ops` - how many edges each op leads: the argmax for exclusive (softmax-like) forms,
-  every op with ``sigma > threshold`` (0.75) for sigmoid (FairDARTS, fair-darts.md footnote 5). The
-  stacked-area plots of fair-darts.md Fig. 1, 2 and 7 are these counts over the epochs.
+  every op with ``sigma > threshold`` (0.75) for sigmoid (FairDARTS, Chu et al., 2020, footnote 5). The
+  stacked-area plots of Chu et al. (2020), Fig. 1, 2 and 7 are these counts over the epochs.
 * :func:`boundary_epoch` - where an op's weight on an edge turns from falling to rising, the
-  *boundary epoch* of fair-darts.md Fig. 3.
+  *boundary epoch* of Chu et al. (2020), Fig. 3.
 
 From a derived architecture: :func:`genotype_op_counts`, :func:`skip_count` and
-:func:`num_parametric` (``#P``, the parametric ops of the normal cell, darts-minus.md Table 8).
+:func:`num_parametric` (``#P``, the parametric ops of the normal cell, Chu et al., 2021, Table 8).
 
 From a supernet: :func:`one_hot_op_weights` turns a derived architecture into op weights that make the
 supernet compute exactly that architecture (every unchosen op weighted 0, every chosen op 1), and
 :func:`discretization_gap` compares the supernet's accuracy with its own one-hot version, without
-retraining (sp-darts.md Fig. 3b).
+retraining (Zhang & Ding, 2023, Fig. 3b).
 
 Measurements never change the model: :func:`preserved_state` restores the training flag, every buffer
 (BN running statistics) and the torch random state afterwards, and the alphas are never written
@@ -57,7 +57,7 @@ WeightsLike = Mapping[str, Union[torch.Tensor, np.ndarray, Sequence[Sequence[flo
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 DOMINANCE_THRESHOLD = 0.75
-"""FairDARTS' sigma threshold for calling a sigmoid weight dominant (fair-darts.md footnote 5)."""
+"""FairDARTS' sigma threshold for calling a sigmoid weight dominant (Chu et al., 2020, footnote 5)."""
 
 
 # ------------------------------------------------------------------------------------ op-weight quantities
@@ -90,7 +90,7 @@ def edge_entropy(op_weights: WeightsLike, normalize: bool = True) -> dict[str, n
 
 
 def ies(op_weights: WeightsLike, normalize: bool = True, cell_types: Sequence[str] | None = None) -> float:
-    """Information entropy summation (sp-darts.md Eq. 21): ``-sum_e sum_m a_e^m log a_e^m`` over every edge
+    """Information entropy summation (Zhang & Ding, 2023, Eq. 21): ``-sum_e sum_m a_e^m log a_e^m`` over every edge
     of every cell type (or of ``cell_types``). Uniform weights on ``E`` edges of ``M`` ops give ``E log M``;
     one-hot weights give 0."""
     entropies = edge_entropy(op_weights, normalize)
@@ -123,7 +123,7 @@ def dominant_ops(op_weights: WeightsLike, space: str | SearchSpace, exclusive: b
     listed, zeros included, in :meth:`SearchSpace.op_names` order).
 
     Exclusive forms: the argmax op of every edge (one per edge; ``none`` counts). Non-exclusive forms
-    (sigmoid): every op with weight ``> threshold`` (fair-darts.md footnote 5), so an edge may count
+    (sigmoid): every op with weight ``> threshold`` (Chu et al., 2020, footnote 5), so an edge may count
     several ops or none.
     """
     space = get_space(space)
@@ -141,7 +141,7 @@ def dominant_ops(op_weights: WeightsLike, space: str | SearchSpace, exclusive: b
 
 def boundary_epoch(values: Sequence[float], epochs: Sequence[int] | None = None,
                    min_rise: float = 0.05) -> int | None:
-    """The boundary epoch of one op on one edge (fair-darts.md Fig. 3): the epoch of the op's lowest weight,
+    """The boundary epoch of one op on one edge (Chu et al., 2020, Fig. 3): the epoch of the op's lowest weight,
     after which it rises. None if the op never rises by ``min_rise`` (relative: 0.05 = 5 %) above that
     low, ends no higher than it, or if the low is the last epoch.
 
@@ -198,7 +198,7 @@ def skip_count(genotype: Genotype | str, cell: str | None = None) -> int:
 
 
 def num_parametric(genotype: Genotype | str, cell: str | None = None) -> int:
-    """``#P``: parametric ops in the normal cell (darts-minus.md Table 8, after Bi et al. 2019); NB201:
+    """``#P``: parametric ops in the normal cell (Chu et al., 2021, Table 8, after Bi et al. 2019); NB201:
     in its one cell. Parameter-free ops are :data:`dartslib.ops.PARAMETER_FREE_OPS`."""
     return sum(op not in PARAMETER_FREE_OPS for op in _main_cell(genotype, cell))
 
@@ -350,7 +350,7 @@ def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | 
                        rule: str | None = None, derive_options: Mapping[str, Any] | None = None,
                        bn: str = "batch") -> dict[str, Any]:
     """The supernet's accuracy against the accuracy of the same supernet with its op weights made one-hot at
-    the derived architecture, without retraining (sp-darts.md Fig. 3b).
+    the derived architecture, without retraining (Zhang & Ding, 2023, Fig. 3b).
 
     ``genotype``: the derived architecture; by default derived from the current op weights with ``rule``
     and ``derive_options`` (see :func:`dartslib.derive.derive`). Returns ``supernet_acc``,
@@ -363,8 +363,10 @@ def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | 
     space = model.space
     with torch.no_grad():
         weights = model.op_weights()
-    if genotype is None:
-        genotype = derive(weights, space, rule, **dict(derive_options or {}))
+    if genotype is None:  # as the search derives it (SP-DARTS' form derives at t_sp, not at its current t)
+        with torch.no_grad():
+            derivation = {ct: model.op_weight_form.derivation_weights(a) for ct, a in model.arch_params.items()}
+        genotype = derive(derivation, space, rule, **dict(derive_options or {}))
     one_hot = one_hot_op_weights(genotype, space, like=weights)
     s_loss, s_acc = accuracy(model, batches, None, bn)
     with without_auxiliary_skips(model):

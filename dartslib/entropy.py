@@ -1,4 +1,4 @@
-"""The summed entropy of op weights (IES, sp-darts.md Eq. 21): how far a relaxed architecture is from
+"""The summed entropy of op weights (IES, Zhang & Ding, 2023, Eq. 21): how far a relaxed architecture is from
 one-hot. ``IES = -sum_e sum_m a_e^m log a_e^m`` over every edge ``e`` of every cell type; 0 for one-hot
 weights, ``E log M`` for uniform ones. SP-DARTS uses it to show that sparse training removes the
 "information bypass leakage" through the subordinate ops (Sec. IV-D, Fig. 3a).
@@ -22,7 +22,7 @@ def edge_entropies(op_weights: torch.Tensor | Sequence) -> torch.Tensor:
 
 
 def summed_entropy(op_weights: torch.Tensor | Sequence | Mapping[str, torch.Tensor | Sequence]) -> float:
-    """IES of sp-darts.md Eq. 21: the entropies of all edges added up.
+    """IES of Zhang & Ding, 2023, Eq. 21: the entropies of all edges added up.
 
     Args:
         op_weights: ``{cell_type: (num_edges, num_ops)}`` (all cell types are summed), or one tensor /

@@ -1,6 +1,6 @@
-"""Single-DARTS' evidence (single-darts.md Sec. 4.2 and 5.2): gradient correlation and op-weight gradients.
+"""Single-DARTS' evidence (Hou et al., 2021, Sec. 4.2 and 5.2): gradient correlation and op-weight gradients.
 
-**Gradient correlation** (single-darts.md Eq. 8, Fig. 2). For a node ``x_bar`` of a searchable cell, with
+**Gradient correlation** (Hou et al., 2021, Eq. 8, Fig. 2). For a node ``x_bar`` of a searchable cell, with
 per-sample loss gradients ``g^j = dL(x^j) / d x_bar`` and node inputs ``x^j`` (the node's incoming edges'
 inputs, concatenated), the correlation between the batch the alphas step on (``j``) and the batch the
 weights step on (``k``) is::
@@ -12,7 +12,7 @@ linear op on that node would get from each batch. Bi-level DARTS draws the two b
 data, so ``C`` is near zero; single-level (Single-DARTS) uses the same batch. :func:`gradient_correlation`
 returns ``C`` (``raw``) and the scale-free cosine ``C / (||A_arch|| ||A_weight||)`` per cell and node.
 
-**Op-weight gradients** (single-darts.md Fig. 3): ``dL / dp_i`` of the mean cross-entropy w.r.t. the op
+**Op-weight gradients** (Hou et al., 2021, Fig. 3): ``dL / dp_i`` of the mean cross-entropy w.r.t. the op
 weights of every edge, separately for each searchable cell (the supernet shares one weight tensor per cell
 type; :func:`op_weight_gradients` gives each cell its own copy to differentiate). Non-learnable ops getting
 the more negative gradient is what makes their weights grow under gradient descent.
@@ -94,7 +94,7 @@ def _capture(model: nn.Module, batch: Batch) -> tuple[dict, dict]:
 
 
 def gradient_correlation(model: nn.Module, weight_batch: Batch, arch_batch: Batch) -> GradientCorrelation:
-    """Eq. 8 of single-darts.md between the batch of the weight step and the batch of the alpha step, for
+    """Eq. 8 of Hou et al. (2021) between the batch of the weight step and the batch of the alpha step, for
     every node of every searchable cell (pass the same batch twice for single-level search)."""
     edges = model.space.edges
     with preserved_state(model):

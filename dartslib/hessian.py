@@ -1,7 +1,7 @@
 """The dominant eigenvalue of the Hessian of the validation loss w.r.t. the alphas.
 
 RobustDARTS (Zela et al., 2020) watches this eigenvalue grow as DARTS collapses and stops early when it
-does; darts-minus.md Sec. 5.1 shows DARTS- finds good cells while it grows, so the indicator rejects good
+does; Chu et al., 2021, Sec. 5.1 shows DARTS- finds good cells while it grows, so the indicator rejects good
 models. Two ways to get it:
 
 * :func:`power_iteration` on Hessian-vector products (:func:`hvp_function`: one gradient graph built with

@@ -1,4 +1,4 @@
-"""The validation-accuracy landscape of a supernet around its alphas (darts-minus.md Fig. 3, 7, 8).
+"""The validation-accuracy landscape of a supernet around its alphas (Chu et al., 2021, Fig. 3, 7, 8).
 
 Following Li et al. (2018, "Visualizing the loss landscape of neural nets"), two random directions
 ``d1, d2`` in alpha space are *filter-normalised*: each edge's row (the alphas of one edge play the role

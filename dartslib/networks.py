@@ -3,9 +3,20 @@
 The structure is DARTS' ``NetworkCIFAR`` (Liu et al., ICLR 2019, Sec. 3.3 and its released code): a 3x3
 stem conv with ``3C`` channels and BN, ``layers`` cells with reduction cells (channels doubled, stride 2)
 at ``layers // 3`` and ``2 * layers // 3``, an auxiliary head after cell ``2 * layers // 3``, global
-average pooling and a linear classifier. All ops have affine BN; during training every op other than
-the identity passes through drop-path (whole-sample dropout, FractalNet-style) with probability
-``drop_path_prob``, which the training loop sets per epoch.
+average pooling and a linear classifier. All ops have affine BN; during training drop-path (whole-sample
+dropout, FractalNet-style) acts with probability ``drop_path_prob``, which the training loop sets per epoch.
+
+Where drop-path acts (``drop_path_mode``):
+
+* ``"edge"`` - DARTS (``quark0/darts``, ``cnn/model.py``, ``Cell.forward``): on every op's output except
+  the identity's, before the node sums them.
+* ``"node"`` - FairDARTS (``xiaomi-automl/FairDARTS``, ``fairdarts/model.py``, ``DCOCell.forward``): on each
+  node's sum of its inputs, identity included.
+* ``"auto"`` (default) - ``"node"`` for a FairDARTS genotype, ``"edge"`` otherwise. A network knows a
+  FairDARTS genotype by its format: FairDARTS' threshold rule writes ``(op, to_node, from_node)`` triples
+  (:func:`dartslib.derive.derive_threshold`, the published ``FairDARTS_*`` genotypes), every other method
+  ``(op, input)`` pairs, and FairDARTS' code picks ``DCOCell`` for exactly those triples. Pass ``"edge"``
+  or ``"node"`` to choose explicitly.
 
 Cells with FairDARTS triples ``(op, to_node, from_node)`` (Chu et al., ECCV 2020) let a node have any
 number of inputs. A node with no input edge, or whose inputs all come from such empty nodes, is empty:
@@ -34,7 +45,21 @@ from torch import nn
 from .genotype import GenotypeLike, genotype_edges, parse_genotype
 from .ops import FactorizedReduce, Identity, ReLUConvBN, build_op
 
-__all__ = ["drop_path", "EvalCell", "AuxiliaryHeadCIFAR", "NetworkCIFAR", "build_network"]
+__all__ = ["drop_path", "EvalCell", "AuxiliaryHeadCIFAR", "NetworkCIFAR", "build_network", "DROP_PATH_MODES",
+           "resolve_drop_path_mode"]
+
+DROP_PATH_MODES = ("auto", "edge", "node")
+
+
+def resolve_drop_path_mode(genotype: GenotypeLike, mode: str = "auto") -> str:
+    """``"edge"`` or ``"node"``: ``mode`` itself, or for ``"auto"`` ``"node"`` iff ``genotype`` is written in
+    FairDARTS' ``(op, to_node, from_node)`` triples (see the module docstring)."""
+    if mode not in DROP_PATH_MODES:
+        raise ValueError(f"unknown drop_path_mode {mode!r}; choose from: {', '.join(DROP_PATH_MODES)}")
+    if mode != "auto":
+        return mode
+    g = parse_genotype(genotype)
+    return "node" if any(len(edge) == 3 for edge in list(g.normal) + list(g.reduce)) else "edge"
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -62,11 +87,16 @@ class EvalCell(nn.Module):
         C: channels of every node.
         reduction: whether this cell halves the resolution.
         reduction_prev: whether the previous cell did.
+        drop_path_mode: ``"edge"`` (DARTS: each non-identity op's output) or ``"node"`` (FairDARTS: each
+            node's sum, identity included); see the module docstring.
     """
 
     def __init__(self, edges: Sequence[tuple[str, int, int]], concat: Sequence[int], C_prev_prev: int,
-                 C_prev: int, C: int, reduction: bool, reduction_prev: bool) -> None:
+                 C_prev: int, C: int, reduction: bool, reduction_prev: bool, drop_path_mode: str = "edge") -> None:
         super().__init__()
+        if drop_path_mode not in ("edge", "node"):
+            raise ValueError(f"EvalCell drop_path_mode must be 'edge' or 'node', got {drop_path_mode!r}")
+        self.drop_path_mode = drop_path_mode
         self.reduction = reduction
         if reduction_prev:
             self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=True)
@@ -92,11 +122,19 @@ class EvalCell(nn.Module):
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = {0: self.preprocess0(s0), 1: self.preprocess1(s1)}
-        for op, (_, to, src) in zip(self.ops, self.edges):
+        dropping = self.training and drop_prob > 0.0
+        per_edge, per_node = dropping and self.drop_path_mode == "edge", dropping and self.drop_path_mode == "node"
+        node = None
+        for op, (_, to, src) in zip(self.ops, self.edges):  # edges are grouped by node, in node order
+            if per_node and node is not None and to != node:
+                states[node] = drop_path(states[node], drop_prob)  # the node's sum is complete (DCOCell)
+            node = to
             h = op(states[src])
-            if self.training and drop_prob > 0.0 and not isinstance(op, Identity):
+            if per_edge and not isinstance(op, Identity):
                 h = drop_path(h, drop_prob)
             states[to] = h if to not in states else states[to] + h
+        if per_node and node is not None:
+            states[node] = drop_path(states[node], drop_prob)
         return torch.cat([states[n] for n in self.concat], dim=1)
 
 
@@ -137,6 +175,7 @@ class NetworkCIFAR(nn.Module):
 
     Attributes:
         drop_path_prob: drop-path probability used in training forwards; set it every epoch.
+        drop_path_mode: ``"edge"`` or ``"node"``, resolved from the argument (see the module docstring).
         aux_logits: ``(B, num_classes)`` auxiliary logits of the last forward in training mode, else None.
         auxiliary_index: the cell after which the auxiliary head reads (``2 * layers // 3``).
 
@@ -145,7 +184,8 @@ class NetworkCIFAR(nn.Module):
     """
 
     def __init__(self, genotype: GenotypeLike, C: int = 36, layers: int = 20, num_classes: int = 10,
-                 auxiliary: bool = True, drop_path_prob: float = 0.0, in_channels: int = 3) -> None:
+                 auxiliary: bool = True, drop_path_prob: float = 0.0, in_channels: int = 3,
+                 drop_path_mode: str = "auto") -> None:
         super().__init__()
         if C < 1 or layers < 1 or num_classes < 1 or in_channels < 1:
             raise ValueError(f"C, layers, num_classes and in_channels must be positive, got "
@@ -153,6 +193,7 @@ class NetworkCIFAR(nn.Module):
         if not 0.0 <= drop_path_prob < 1.0:
             raise ValueError(f"drop_path_prob must be in [0, 1), got {drop_path_prob}")
         self.genotype = parse_genotype(genotype)
+        self.drop_path_mode = resolve_drop_path_mode(self.genotype, drop_path_mode)
         self.drop_path_prob = float(drop_path_prob)
         self.aux_logits: torch.Tensor | None = None
         self.auxiliary_index = 2 * layers // 3
@@ -174,7 +215,8 @@ class NetworkCIFAR(nn.Module):
             if reduction:
                 C_curr *= 2
             edges, concat = (reduce, self.genotype.reduce_concat) if reduction else (normal, self.genotype.normal_concat)
-            cell = EvalCell(edges, concat, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            cell = EvalCell(edges, concat, C_prev_prev, C_prev, C_curr, reduction, reduction_prev,
+                            self.drop_path_mode)
             self.cells.append(cell)
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
@@ -213,11 +255,12 @@ class NetworkCIFAR(nn.Module):
 
 
 def build_network(genotype: GenotypeLike, C: int = 36, layers: int = 20, num_classes: int = 10,
-                  auxiliary: bool = True, drop_path_prob: float = 0.0, in_channels: int = 3) -> NetworkCIFAR:
+                  auxiliary: bool = True, drop_path_prob: float = 0.0, in_channels: int = 3,
+                  drop_path_mode: str = "auto") -> NetworkCIFAR:
     """Build the DARTS CIFAR evaluation network for ``genotype`` (a Genotype, its text, or a published name).
 
     ``build_network("DARTS_V2")`` (C=36, 20 layers) has 3,349,342 parameters without the auxiliary head,
     DARTS' reported 3.3M (Liu et al., 2019, Table 1).
     """
     return NetworkCIFAR(genotype, C=C, layers=layers, num_classes=num_classes, auxiliary=auxiliary,
-                        drop_path_prob=drop_path_prob, in_channels=in_channels)
+                        drop_path_prob=drop_path_prob, in_channels=in_channels, drop_path_mode=drop_path_mode)

@@ -4,23 +4,23 @@ a run directory or a :class:`~dartslib.search.SearchResult`) or computed values,
 is enough). Computation lives in :mod:`dartslib.diagnostics`; this module only draws.
 
 Colours: every op of :data:`dartslib.ops.OPS` has one colour for the whole book (:data:`OP_COLORS`):
-parameter-free ops warm or grey (``skip_connect`` red-orange, as in fair-darts.md Fig. 3), parametric
+parameter-free ops warm or grey (``skip_connect`` red-orange, as in Chu et al. (2020), Fig. 3), parametric
 ops cool (blues, greens, purples). Methods have fixed colours too (:data:`METHOD_COLORS`).
 
 ==================================  ===================================================================
-:func:`plot_dominant_ops`           stacked area of dominant ops per epoch (fair-darts.md Fig. 1, 2, 7)
+:func:`plot_dominant_ops`           stacked area of dominant ops per epoch (Chu et al., 2020, Fig. 1, 2, 7)
 :func:`plot_edge_weights`           op weights per edge over epochs, boundary epochs marked (Fig. 3)
-:func:`plot_weight_heatmap`         final op weights per cell type (fair-darts.md Fig. 4)
-:func:`plot_weight_histogram`       histogram of the final op weights (fair-darts.md Fig. 8, left)
-:func:`plot_ies`                    IES per epoch (sp-darts.md Fig. 3a)
-:func:`plot_discretization_gap`     supernet vs discretised accuracy per epoch (sp-darts.md Fig. 3b)
-:func:`plot_eigenvalues`            dominant Hessian eigenvalue per epoch (darts-minus.md Fig. 4)
-:func:`plot_gradient_correlation`   Eq. 8 per cell and node (single-darts.md Fig. 2)
-:func:`plot_op_weight_gradients`    dL/dp per op on one edge (single-darts.md Fig. 3)
-:func:`plot_landscape`              accuracy landscape, surface + contour (darts-minus.md Fig. 3)
+:func:`plot_weight_heatmap`         final op weights per cell type (Chu et al., 2020, Fig. 4)
+:func:`plot_weight_histogram`       histogram of the final op weights (Chu et al., 2020, Fig. 8, left)
+:func:`plot_ies`                    IES per epoch (Zhang & Ding, 2023, Fig. 3a)
+:func:`plot_discretization_gap`     supernet vs discretised accuracy per epoch (Zhang & Ding, 2023, Fig. 3b)
+:func:`plot_eigenvalues`            dominant Hessian eigenvalue per epoch (Chu et al., 2021, Fig. 4)
+:func:`plot_gradient_correlation`   Eq. 8 per cell and node (Hou et al., 2021, Fig. 2)
+:func:`plot_op_weight_gradients`    dL/dp per op on one edge (Hou et al., 2021, Fig. 3)
+:func:`plot_landscape`              accuracy landscape, surface + contour (Chu et al., 2021, Fig. 3)
 :func:`plot_skip_counts`            skip connections and #P of the derived cell per epoch
 :func:`plot_training_curves`        accuracy and loss per epoch
-:func:`plot_residual_gain`          beta of a ResNet's skips over training (darts-minus.md Fig. 2)
+:func:`plot_residual_gain`          beta of a ResNet's skips over training (Chu et al., 2021, Fig. 2)
 :func:`draw_cell`                   a cell of a genotype as a DAG (:mod:`dartslib.cell_drawing`)
 :func:`compare_runs`                any metrics of several runs overlaid, mean and spread per label
 ==================================  ===================================================================
@@ -212,7 +212,7 @@ def _run_title(run: Run) -> str:
 # ------------------------------------------------------------------------------------------ op weights
 
 def plot_dominant_ops(run: Any, cell_types: Sequence[str] | None = None, threshold: float | None = None) -> Figure:
-    """Stacked area of how many edges each op leads per epoch, one panel per cell type (fair-darts.md
+    """Stacked area of how many edges each op leads per epoch, one panel per cell type (Chu et al., 2020,
     Fig. 1, 2, 7): argmax for softmax-like forms, ``sigma > threshold`` (0.75) for sigmoid."""
     run = as_run(run)
     cell_types = list(cell_types or run.space.cell_types)
@@ -246,7 +246,7 @@ def plot_dominant_ops(run: Any, cell_types: Sequence[str] | None = None, thresho
 def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[int] | None = None,
                       mark_op: str | None = "skip_connect", ncols: int | None = None) -> Figure:
     """The op weights of every edge of a cell type over the epochs, one small panel per edge, with the
-    boundary epochs of ``mark_op`` marked by arrows (fair-darts.md Fig. 3)."""
+    boundary epochs of ``mark_op`` marked by arrows (Chu et al., 2020, Fig. 3)."""
     run = as_run(run)
     space = run.space
     cell_type = cell_type or space.cell_types[0]
@@ -289,7 +289,7 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
 
 def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, title: str | None = None,
                         exclusive: bool | None = None) -> Figure:
-    """Heatmap of op weights per cell type, edges x ops, values written in (fair-darts.md Fig. 4).
+    """Heatmap of op weights per cell type, edges x ops, values written in (Chu et al., 2020, Fig. 4).
 
     ``weights``: a run (its final op weights) or ``{cell_type: (E, M)}`` with ``space``. Ops that are not
     candidates of an edge (RobustDARTS S1) are left blank.
@@ -348,7 +348,7 @@ def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, ti
 def plot_weight_histogram(runs: Any, labels: Sequence[str] | None = None, bins: int = 20,
                           threshold: float | None = None) -> Figure:
     """Histogram of every final op weight, one bar colour per label (runs sharing a label, e.g. seeds, are
-    pooled): fair-darts.md Fig. 8, left, compares FairDARTS with and without the zero-one loss. Sigmoid
+    pooled): Chu et al., 2020, Fig. 8, left, compares FairDARTS with and without the zero-one loss. Sigmoid
     runs span [0, 1] with the derivation threshold dashed; softmax-only runs span [0, largest weight]."""
     runs = _runs(runs, labels)
     colours = run_colors([r.label for r in runs])
@@ -442,7 +442,7 @@ def plot_metric(runs: Any, metric: str, labels: Sequence[str] | None = None, spr
 
 
 def plot_ies(runs: Any, labels: Sequence[str] | None = None, spread: str = "std") -> Figure:
-    """IES, the summed entropy of the op distributions, per epoch (sp-darts.md Eq. 21, Fig. 3a); the
+    """IES, the summed entropy of the op distributions, per epoch (Zhang & Ding, 2023, Eq. 21, Fig. 3a); the
     dotted line is its largest value ``sum_e log M_e`` (uniform weights)."""
     runs = _runs(runs, labels)
     fig = plot_metric(runs, "ies", spread=spread, title="IES: summed entropy of the op weights")
@@ -459,7 +459,7 @@ def plot_ies(runs: Any, labels: Sequence[str] | None = None, spread: str = "std"
 
 def plot_discretization_gap(runs: Any, labels: Sequence[str] | None = None, spread: str = "std") -> Figure:
     """Supernet accuracy (solid) and the accuracy of the same supernet made one-hot at the derived
-    architecture (dashed), and their gap, per recorded epoch (sp-darts.md Fig. 3b)."""
+    architecture (dashed), and their gap, per recorded epoch (Zhang & Ding, 2023, Fig. 3b)."""
     runs = _runs(runs, labels)
     colours = run_colors([r.label for r in runs])
     with style():
@@ -492,7 +492,7 @@ def _recorded_bn(runs: list[Run]) -> str | None:
 
 def plot_eigenvalues(runs: Any, labels: Sequence[str] | None = None, spread: str = "std") -> Figure:
     """Dominant eigenvalue of the Hessian of the validation loss w.r.t. the alphas per recorded epoch
-    (RobustDARTS' indicator; darts-minus.md Fig. 4)."""
+    (RobustDARTS' indicator; Chu et al., 2021, Fig. 4)."""
     return plot_metric(runs, "hessian_eigenvalue", labels, spread,
                        title="Dominant Hessian eigenvalue (validation loss w.r.t. α)")
 
@@ -598,7 +598,7 @@ def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, ce
 def plot_op_weight_gradients(runs: Any, labels: Sequence[str] | None = None, cell: int = -1,
                              edge: int | None = None) -> Figure:
     """``dL/dp_i`` of every op on one edge of one search cell per recorded epoch, one panel per run
-    (single-darts.md Fig. 3: edge 3←2 of the last cell, DARTS vs Single-DARTS). Default: the last cell's
+    (Hou et al., 2021, Fig. 3: edge 3←2 of the last cell, DARTS vs Single-DARTS). Default: the last cell's
     last edge."""
     runs = _runs(runs, labels)
     recorded = [(r, *r.diagnostics("op_weight_grads")) for r in runs]
@@ -632,7 +632,7 @@ def plot_op_weight_gradients(runs: Any, labels: Sequence[str] | None = None, cel
 
 def plot_landscape(landscape: Any, epoch: int | None = None, title: str | None = None) -> Figure:
     """Validation-accuracy landscape over two filter-normalised directions in alpha space: surface and
-    contour (darts-minus.md Fig. 3). ``landscape``: a :class:`~dartslib.landscape.Landscape`, its dict, or
+    contour (Chu et al., 2021, Fig. 3). ``landscape``: a :class:`~dartslib.landscape.Landscape`, its dict, or
     a run (the landscape recorded at ``epoch``, default the last)."""
     from .landscape import Landscape
 
@@ -696,7 +696,7 @@ def plot_landscape(landscape: Any, epoch: int | None = None, title: str | None =
 
 def plot_residual_gain(history: Mapping[Any, Sequence[Mapping[str, float]]], title: str | None = None) -> Figure:
     """The trainable skip coefficient beta of a small ResNet over training, one line per initial value,
-    test accuracy in an inset (darts-minus.md Fig. 2). ``history``: ``{init: [{"epoch", "beta",
+    test accuracy in an inset (Chu et al., 2021, Fig. 2). ``history``: ``{init: [{"epoch", "beta",
     "test_acc"}, ...]}`` as :func:`dartslib.residual_gain.residual_gain_experiment` returns."""
     inits = list(history)
     palette = ("#d55e00", "#0072b2", "#009e73", "#cc79a7", "#e69f00")

@@ -18,7 +18,7 @@ What is recorded (the cheap ones by default, the costly ones opt-in):
 
 =======================  ==========================================================================
 ``discretization``       supernet vs one-hot accuracy on the held-out data (``gap=True``)
-``grad_correlation``     single-darts.md Eq. 8 per cell and node (``gradients=True``)
+``grad_correlation``     Hou et al., 2021, Eq. 8 per cell and node (``gradients=True``)
 ``op_weight_grads``      dL/dp per searchable cell (``gradients=True``)
 ``hessian_eigenvalue``   dominant Hessian eigenvalue w.r.t. the alphas (``hessian=True`` or ``"dense"``)
 ``landscape``            validation-accuracy landscape over two directions (``landscape=True``)

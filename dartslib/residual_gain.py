@@ -1,4 +1,4 @@
-"""The residual-gain experiment of darts-minus.md Sec. 3.1, Fig. 2: put one trainable coefficient beta on all
+"""The residual-gain experiment of Chu et al. (2021), Sec. 3.1, Fig. 2: put one trainable coefficient beta on all
 skip connections of a ResNet, ``X_{i+1} = f_{i+1}(X_i) + beta * X_i`` (Eq. 3), initialise it at 0, 0.5 and
 1, and watch where training takes it. DARTS- finds it grows towards 1 whatever the start: a network learns
 to keep its skips because they carry the gradient (Eq. 1-2), which is the skip connection's unfair

@@ -98,7 +98,7 @@ class SearchSpace:
         return first if all(ops == first for ops in self.edge_ops[cell_type]) else None
 
     def without(self, op: str, name: str | None = None) -> "SearchSpace":
-        """The same space with ``op`` removed from every edge (e.g. S \\ {skip}, fair-darts.md Sec. 6.1)."""
+        """The same space with ``op`` removed from every edge (e.g. S \\ {skip}, Chu et al., 2020, Sec. 6.1)."""
         edge_ops = {}
         for cell_type, per_edge in self.edge_ops.items():
             new = tuple(tuple(o for o in ops if o != op) for ops in per_edge)
@@ -132,7 +132,7 @@ SPACES: dict[str, SearchSpace] = {
     "nb201": SearchSpace("nb201", "nb201", {"cell": _uniform(NB201_OPS, 6)},
                          "NAS-Bench-201 cell, 5 ops on 6 edges (Dong & Yang, 2020)"),
 }
-# S \ {skip} (fair-darts.md Sec. 6.1): what the darts-noskip preset searches.
+# S \ {skip} (Chu et al., 2020, Sec. 6.1): what the darts-noskip preset searches.
 for _name in ("darts", "darts-nonone", "nb201"):
     SPACES[f"{_name}-noskip"] = SPACES[_name].without("skip_connect", f"{_name}-noskip")
 del _name

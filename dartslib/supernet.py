@@ -66,9 +66,9 @@ class MixedEdge(nn.Module):
     Two method extras, off (and absent from ``state_dict``) unless a method switches them on:
 
     * ``aux_skip`` / ``aux_beta``: DARTS-' auxiliary skip, ``beta * aux_skip(x)`` added outside the
-      weighted sum (darts-minus.md Eq. 4); built by :func:`dartslib.aux_skip.add_auxiliary_skips`, ``beta``
+      weighted sum (Chu et al., 2021, Eq. 4); built by :func:`dartslib.aux_skip.add_auxiliary_skips`, ``beta``
       set every step by its hook.
-    * ``skip_noise_std``: "DARTS + Gaussian" (fair-darts.md Sec. 6.3): in training mode ``skip_connect``'s
+    * ``skip_noise_std``: "DARTS + Gaussian" (Chu et al., 2020, Sec. 6.3): in training mode ``skip_connect``'s
       output gets ``N(0, std^2)`` noise from torch's global RNG; set every step by
       :class:`dartslib.skip_noise.SkipNoise`.
     """

@@ -9,27 +9,41 @@ supernet that must find it:
 * Teacher: ``x ~ N(0, I_16)``, ``h_0 = x``, ``h_{l+1} = h_l + c * BN(relu(h_l) A_l^T)`` for ``depth`` layers
   with fixed random ``A_l`` and ``c = strength = 1.5``; the target is ``y = h_depth``, scaled to unit
   variance. Every block is "identity + a residual branch 1.5 times as strong", so the best student keeps
-  *both* branches (the ResNet block that FairDARTS says a skip connection lives in, fair-darts.md Sec. 3.2).
-* Student (the supernet): a chain of ``depth`` mixed edges ``h_{l+1} = sum_m w_{l,m} o_m(h_l)`` with ops
-  ``skip`` (identity), ``conv`` (ReLU -> linear -> affine-free BN: DARTS' ReLU-Conv-BN on vectors) and
-  ``none``; its output ``h_depth`` is the prediction, with no readout, so the sizes of the branches are part
-  of the fit. ``w`` comes from the alphas through a softmax, a sigmoid, or SP-DARTS' per-batch temperature.
+  *both* branches (the ResNet block that FairDARTS says a skip connection lives in, Chu et al., 2020,
+  Sec. 3.2).
+* Student (the supernet, :class:`ToySupernet`): a chain of ``depth`` mixed edges
+  ``h_{l+1} = sum_m w_{l,m} o_m(h_l)`` with ops ``skip`` (identity), ``conv`` (ReLU -> linear -> affine-free
+  BN: DARTS' ReLU-Conv-BN on vectors) and ``none``; its output ``h_depth`` is the prediction, with no
+  readout, so the sizes of the branches are part of the fit.
 * Search: DARTS' loop on a training and a validation set of 4096 samples each (weights: SGD lr 0.1,
   momentum 0.9, weight decay 3e-4, on training batches; alphas: Adam betas (0.5, 0.999), weight decay 1e-3,
-  on validation batches), or
-  single-level / same-subset updates; 400 steps, ``epochs = 10`` blocks of steps for the schedules.
+  on validation batches), or single-level / same-subset updates; 400 steps, ``epochs = 10`` blocks of
+  steps for the schedules.
 
-Toy choices (not from the papers): vectors instead of images, and a larger architecture lr (1.5e-2, 3e-3
-in the leakage toy) so that 400 steps do what 50 epochs do. The SGD on the weights matters: an edge's
-weight gradient is scaled by its op weight, which is how a losing op also learns more slowly (Adam would
-undo that).
+**The same machinery as the image supernets.** The toy is one more search space of the library, not a
+second implementation of the methods. A search is a :class:`~dartslib.config.SearchConfig` (one per seed);
+the op weights come from that config's form in :mod:`dartslib.op_weights`; every step is a step of
+:mod:`dartslib.steps` (``weight_step``, ``arch_step_first_order``, ``arch_step_second_order``,
+``single_level_step``), given the toy's mean-squared error as ``loss_fn``; and the methods act through the
+hooks that :func:`dartslib.methods.build_hooks` builds from the config, called as
+:meth:`dartslib.search.Search.run_epoch` calls them: DARTS-' :class:`~dartslib.aux_skip.AuxiliarySkip` sets
+``beta`` on the edges, SP-DARTS' :class:`~dartslib.temperature.TemperatureMixing` draws each step's
+temperature, FairDARTS' :class:`~dartslib.zero_one.ZeroOneLoss` adds its term to the architecture loss. A
+bug in any of them shows in the mechanism tests (``tests/test_mechanisms.py`` breaks each on purpose).
 
 **Seeds in one tensor.** ``S`` seeds are ``S`` independent searches batched along a leading dimension:
 the loss is the sum of the per-seed losses, and SGD and Adam act elementwise, so seed ``s`` follows the
 trajectory it would follow alone, up to float rounding (its own data, batches, initialisation and, for
-SP-DARTS, its own Bernoulli draws), at a fraction of the cost of separate runs.
+SP-DARTS, its own temperature draws). Each seed is also a supernet of its own for the hooks
+(:class:`ToySeed`: its op-weight form, its op weights, its edges), with its own hooks built from its own
+config (``seed = s``).
 
-**The pure-softmax toy** (single-darts.md Theorems 4.2, 4.3): ``L = sum_i p_i s_i`` with ``p =
+Toy choices (not from the papers): vectors instead of images, and a larger architecture lr (1.5e-2, 3e-3
+in the leakage toy) so that 400 steps do what 50 epochs do. The SGD on the weights matters: an edge's
+weight gradient is scaled by its op weight, which is how a losing op also learns more slowly (Adam would
+undo that). No gradient clipping.
+
+**The pure-softmax toy** (Hou et al., 2021, Theorems 4.2, 4.3): ``L = sum_i p_i s_i`` with ``p =
 softmax(alpha)`` and fixed scores ``s_i = dL/dx_bar . x_i`` (a linear ``g``), run by plain gradient descent;
 see :func:`softmax_race`.
 """
@@ -38,17 +52,22 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
+from torch import nn
 
-from .aux_skip import beta_schedule
+from . import steps as _steps
+from .config import SearchConfig
 from .entropy import summed_entropy
-from .temperature import p_schedule
-from .zero_one import zero_one_loss
+from .methods import build_hooks, prepare_supernet
+from .op_weights import OpWeightForm, build_op_weight_form
+from .search import SearchHook, StepContext
+from .supernet import MixedEdge
 
 __all__ = [
-    "WIDTH", "TOY_OPS", "residual_teacher", "toy_forward", "ToyRun", "residual_stack_search",
+    "WIDTH", "TOY_OPS", "TOY_UPDATES", "residual_teacher", "toy_forward", "ToyEdge", "ToySeed", "ToySupernet",
+    "toy_config", "ToyRun", "residual_stack_search",
     "discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps",
     "unfair_advantage_experiment", "zero_one_experiment", "aux_skip_experiment", "leakage_experiment",
     "gradient_correlation_experiment", "softmax_race", "theorem_4_3_bound", "corrected_race_bound",
@@ -57,8 +76,8 @@ __all__ = [
 
 WIDTH = 16
 TOY_OPS = ("skip", "conv", "none")
+TOY_UPDATES = ("bilevel-1st", "bilevel-2nd", "same-subset", "single-level")
 _TEACHER_SEED = 1000
-_TEMPERATURE_SEED_OFFSET = 7919
 
 
 # ------------------------------------------------------------------------------------------ the task
@@ -96,7 +115,7 @@ def residual_teacher(n: int, depth: int = 4, strength: float = 1.5,
 
 
 def toy_forward(x: torch.Tensor, ops: Sequence[str], conv_weights: torch.Tensor, op_weights: torch.Tensor,
-                beta: float = 0.0) -> torch.Tensor:
+                beta: float | torch.Tensor = 0.0) -> torch.Tensor:
     """The student supernet, batched over seeds.
 
     Args:
@@ -104,13 +123,18 @@ def toy_forward(x: torch.Tensor, ops: Sequence[str], conv_weights: torch.Tensor,
         ops: the candidate ops of every edge, from :data:`TOY_OPS` (``conv`` may repeat: independent weights).
         conv_weights: ``(S, depth, num_conv, 16, 16)``.
         op_weights: ``(S, depth, len(ops))``.
-        beta: DARTS-' auxiliary skip, ``beta * h`` added to every edge outside the weighted sum.
+        beta: DARTS-' auxiliary skip, ``beta * h`` added to every edge outside the weighted sum: a number, or
+            ``(S, depth)`` per seed and edge.
 
     Returns ``(S, B, 16)``.
     """
+    per_edge = isinstance(beta, torch.Tensor)
     h = x
     for layer in range(op_weights.shape[1]):
-        out = beta * h if beta else torch.zeros_like(h)
+        if per_edge:
+            out = beta[:, layer, None, None] * h
+        else:
+            out = beta * h if beta else torch.zeros_like(h)
         conv = 0
         for m, op in enumerate(ops):
             if op == "skip":
@@ -127,6 +151,122 @@ def toy_forward(x: torch.Tensor, ops: Sequence[str], conv_weights: torch.Tensor,
     return h
 
 
+# ------------------------------------------------------------------------------------------ the supernet
+class ToyEdge(MixedEdge):
+    """One seed's mixed edge of the toy, as the method hooks see an edge: it holds what they set on a
+    :class:`~dartslib.supernet.MixedEdge` (``aux_skip`` and ``aux_beta`` from
+    :func:`dartslib.aux_skip.add_auxiliary_skips` and :class:`~dartslib.aux_skip.AuxiliarySkip`,
+    ``skip_noise_std``); :class:`ToySupernet` reads them and computes every seed's edges at once
+    (:func:`toy_forward`), so the edge itself has no ops and no forward of its own."""
+
+    def __init__(self, ops: Sequence[str]) -> None:
+        super().__init__((), WIDTH, 1)  # no image ops: the toy's are computed batched
+        self.op_names = tuple(ops)
+        self.skip_index = self.op_names.index("skip") if "skip" in self.op_names else None
+
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise TypeError("a ToyEdge is computed by its ToySupernet (toys.toy_forward), not on its own")
+
+
+class ToySeed(nn.Module):
+    """Seed ``index`` of a :class:`ToySupernet`, as a supernet of its own for the method hooks and
+    :func:`dartslib.methods.prepare_supernet`: its op-weight form (``op_weight_form``), its op weights
+    (``op_weights()``, ``{"edge": (depth, M)}``) and its ``depth`` edges (:class:`ToyEdge`, in
+    ``modules()``). Not a submodule of the supernet (the supernet's parameters are its own)."""
+
+    def __init__(self, owner: "ToySupernet", index: int, form: str | OpWeightForm) -> None:
+        super().__init__()
+        self._owner = (owner,)  # a tuple: no module cycle
+        self.index = index
+        self.op_weight_form = build_op_weight_form(form)
+        self.edges = nn.ModuleList(ToyEdge(owner.ops) for _ in range(owner.depth))
+
+    def op_weights(self) -> dict[str, torch.Tensor]:
+        """``{"edge": (depth, M)}``: this seed's op weights from its form (at the form's current temperature)."""
+        return {"edge": self.op_weight_form(self._owner[0].alphas[self.index])}
+
+    def aux_betas(self) -> list[float]:
+        """``beta`` of every edge's auxiliary skip (0 where it has none)."""
+        return [edge.aux_beta if edge.aux_skip is not None else 0.0 for edge in self.edges]
+
+
+class ToySupernet(nn.Module):
+    """The toy's supernet for ``S`` seeds at once, with the interface :mod:`dartslib.steps` uses:
+    ``model(x)``, ``arch_parameters()``, ``weight_parameters()``, ``named_weight_parameters()``.
+
+    Args:
+        ops: the candidate ops of every edge (:data:`TOY_OPS`).
+        conv_weights: ``(S, depth, num_conv, 16, 16)``, the network weights (``conv_weights``).
+        alphas: ``(S, depth, M)``, the architecture parameters (``alphas``).
+        form: the op-weight form (a name of :data:`dartslib.op_weights.OP_WEIGHT_FORMS`); every seed gets
+            its own instance (SP-DARTS' temperature is drawn per seed).
+
+    ``forward``: ``(S, B, 16) -> (S, B, 16)``. ``seeds`` lists the per-seed views (:class:`ToySeed`).
+    ``batch_log``, when set to a list, collects the inputs of every forward (see :func:`residual_stack_search`,
+    ``grad_correlation``).
+    """
+
+    def __init__(self, ops: Sequence[str], conv_weights: torch.Tensor, alphas: torch.Tensor,
+                 form: str | OpWeightForm = "softmax") -> None:
+        super().__init__()
+        for op in ops:
+            if op not in TOY_OPS:
+                raise ValueError(f"unknown toy op {op!r}; choose from: {', '.join(TOY_OPS)}")
+        self.ops = tuple(ops)
+        self.depth = alphas.shape[1]
+        self.conv_weights = nn.Parameter(conv_weights)
+        self.alphas = nn.Parameter(alphas)
+        self.seeds: list[ToySeed] = [ToySeed(self, s, form) for s in range(alphas.shape[0])]  # not submodules
+        self.batch_log: list[torch.Tensor] | None = None
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alphas]
+
+    def weight_parameters(self) -> Iterator[nn.Parameter]:
+        return iter([self.conv_weights])
+
+    def named_weight_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        return iter([("conv_weights", self.conv_weights)])
+
+    def op_weights(self) -> torch.Tensor:
+        """``(S, depth, M)``: every seed's op weights from its own form; in one call of the first seed's form
+        when every seed's form is the same function (same type and temperature: forms hold no other state)."""
+        forms = [seed.op_weight_form for seed in self.seeds]
+        first = forms[0]
+        if all(type(f) is type(first) and getattr(f, "temperature", None) == getattr(first, "temperature", None)
+               for f in forms[1:]):
+            return first(self.alphas)
+        return torch.stack([seed.op_weights()["edge"] for seed in self.seeds])
+
+    def aux_betas(self) -> torch.Tensor | float:
+        """``(S, depth)`` auxiliary-skip coefficients as the hooks set them on the edges; 0.0 when none is on."""
+        betas = [seed.aux_betas() for seed in self.seeds]
+        if not any(b for row in betas for b in row):
+            return 0.0
+        return torch.tensor(betas, dtype=self.alphas.dtype)
+
+    def forward(self, x: torch.Tensor, op_weights: torch.Tensor | None = None) -> torch.Tensor:
+        if self.batch_log is not None:
+            self.batch_log.append(x)
+        w = self.op_weights() if op_weights is None else op_weights
+        return toy_forward(x, self.ops, self.conv_weights, w, self.aux_betas())
+
+
+def _toy_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The sum over seeds of each seed's mean squared error: ``(S, B, 16), (S, B, 16) -> ()``."""
+    return ((prediction - target) ** 2).mean(dim=(1, 2)).sum()
+
+
+def toy_config(seed: int = 0, **values: Any) -> SearchConfig:
+    """The :class:`~dartslib.config.SearchConfig` of one toy seed: the toy's defaults (see the module
+    docstring) and ``values``. Only the fields a search step and the hooks read matter (update, optimizers,
+    epochs, the methods' switches); the data, the network and the space are the toy's."""
+    defaults: dict[str, Any] = {"method": "toy", "epochs": 10, "batch_size": 64, "lr": 0.1, "lr_schedule": "constant",
+                                "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 0.0, "arch_lr": 1.5e-2,
+                                "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
+    return SearchConfig(**{**defaults, **values, "seed": seed})
+
+
 # ------------------------------------------------------------------------------------------ a search
 @dataclass
 class ToyRun:
@@ -134,14 +274,17 @@ class ToyRun:
 
     Attributes:
         ops, form, update: as passed.
-        op_weights: ``(S, L, M)`` final op weights at the evaluation temperature (1; ``t_sm`` for SP-DARTS).
+        op_weights: ``(S, L, M)`` final op weights at the evaluation temperature (the temperature the hooks'
+            ``eval_mode`` leaves the form at: 1, SP-DARTS' ``t_sm``).
         trajectory: ``(T, S, L, M)`` op weights (evaluation temperature) after the steps in ``steps``.
         steps: ``(T,)`` 1-based step counts of the records.
         alphas0, alphas: ``(S, L, M)`` initial and final architecture parameters.
         eval_temperature: the softmax temperature ``op_weights`` and evaluations use.
-        history: per-step values, ``{name: (num_steps, ...)}``: ``beta``, ``p`` (SP-DARTS), ``sparse``
-            ``(num_steps, S)``, ``grad_correlation`` ``(num_steps, S)``.
-        state: what evaluation needs: ``conv_weights``, the data ``(x_train, y_train, x_val, y_val)``.
+        history: per-step values, ``{name: (num_steps, ...)}``: ``beta`` ``(num_steps,)`` (as the
+            auxiliary-skip hook set it), SP-DARTS' ``p`` ``(num_steps,)`` (the hook's) and ``sparse``
+            ``(num_steps, S)`` (whether each seed's step ran at ``t_sp``), ``grad_correlation`` ``(num_steps, S)``.
+        state: what evaluation needs: ``conv_weights``, the data ``(x_train, y_train, x_val, y_val)``, and
+            ``configs`` (each seed's :class:`~dartslib.config.SearchConfig`).
     """
 
     ops: tuple[str, ...]
@@ -157,6 +300,19 @@ class ToyRun:
     state: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+def _conv_grads(model: ToySupernet, conv_weights: torch.Tensor, op_weights: torch.Tensor,
+                beta: torch.Tensor | float, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+    """``grad_W L(batch)`` at the given weights for each batch (the same batch object: computed once)."""
+    grads: list[torch.Tensor] = []
+    for i, (x, y) in enumerate(batches):
+        if i and x is batches[0][0] and y is batches[0][1]:
+            grads.append(grads[0])
+            continue
+        W = conv_weights.detach().requires_grad_(True)
+        grads.append(torch.autograd.grad(_toy_loss(toy_forward(x, model.ops, W, op_weights, beta), y), W)[0])
+    return grads
+
+
 def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "softmax", *, depth: int = 4,
                           seeds: Sequence[int] = range(8), steps: int = 400, epochs: int = 10,
                           update: str = "bilevel-1st", arch_lr: float = 1.5e-2, weight_lr: float = 0.1,
@@ -168,27 +324,41 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
                           grad_correlation: bool = False) -> ToyRun:
     """Search the residual-stack toy with any combination of the library's switches; see the module doc.
 
+    Every argument that is a switch of the library sets that switch of each seed's
+    :class:`~dartslib.config.SearchConfig` (:func:`toy_config`), and the library's forms, steps and hooks do
+    the rest.
+
     Args:
         ops: candidate ops of every edge (:data:`TOY_OPS`).
-        form: ``"softmax"``, ``"sigmoid"`` or ``"sparse-smooth"`` (SP-DARTS: per step and seed, temperature
-            ``t_sp`` with probability ``p`` of :func:`dartslib.temperature.p_schedule`, else ``t_sm``).
-        update: ``"bilevel-1st"`` (alphas on validation batches), ``"same-subset"`` (alphas on other
-            batches of the training set) or ``"single-level"`` (one step of both on the same batch).
-        zero_one, w01: :func:`dartslib.zero_one.zero_one_loss` added to the alphas' loss, per seed.
-        aux_skip, aux_beta0: DARTS-' auxiliary skip with :func:`dartslib.aux_skip.beta_schedule`.
-        grad_correlation: record, before every step, single-darts.md Eq. 8's correlation term
-            ``<grad_W L(arch batch), grad_W L(weight batch)>`` over all conv weights ``W`` (for a linear op the
-            double sum of Eq. 8 is exactly this inner product); single-level uses one batch for both.
+        form: the op-weight form, ``"softmax"``, ``"sigmoid"`` or ``"sparse-smooth"`` (config ``op_weights``;
+            SP-DARTS' temperatures ``t_sp``, ``t_sm`` and ``p_low``, ``p_up``, ``warmup_epochs`` of
+            :class:`dartslib.temperature.TemperatureMixing`).
+        update: ``"bilevel-1st"`` (alphas on validation batches), ``"bilevel-2nd"`` (DARTS' unrolled step,
+            ``xi`` = the weights' lr), ``"same-subset"`` (alphas on other batches of the training set) or
+            ``"single-level"`` (one step of both on the same batch), as config ``update``.
+        zero_one, w01: FairDARTS' zero-one loss (config ``zero_one_loss``, ``w01``).
+        aux_skip, aux_beta0: DARTS-' auxiliary skip (config ``aux_skip``, ``aux_skip_beta0``).
+        grad_correlation: record, for every step, Hou et al. (2021), Eq. 8's correlation term
+            ``<grad_W L(arch batch), grad_W L(weight batch)>`` over all conv weights ``W`` at the weights the
+            step started from (for a linear op the double sum of Eq. 8 is exactly this inner product). The
+            batches are the ones the step's forwards actually ran on (its first and its last forward: the
+            alphas' and the weights' in the first-order and same-subset steps, one and the same batch in
+            single-level), so the term measures the library's steps, not what they are meant to do.
     """
-    if update not in ("bilevel-1st", "same-subset", "single-level"):
-        raise ValueError(f"unknown toy update {update!r}; choose from: bilevel-1st, same-subset, single-level")
+    if update not in TOY_UPDATES:
+        raise ValueError(f"unknown toy update {update!r}; choose from: {', '.join(TOY_UPDATES)}")
     if form not in ("softmax", "sigmoid", "sparse-smooth"):
         raise ValueError(f"unknown toy op-weight form {form!r}; choose from: softmax, sigmoid, sparse-smooth")
+    if grad_correlation and update == "bilevel-2nd":
+        raise ValueError("grad_correlation is measured for bilevel-1st, same-subset and single-level updates")
     ops = tuple(ops)
     seeds = list(seeds)
     S, M, n_conv = len(seeds), len(ops), max(sum(op == "conv" for op in ops), 1)
-    t_sm = 10.0 * t_sp if t_sm is None else t_sm
-    eval_t = t_sm if form == "sparse-smooth" else 1.0
+    configs = [toy_config(s, update=update, op_weights=form, epochs=epochs, batch_size=batch, lr=weight_lr,
+                          arch_lr=arch_lr, zero_one_loss=zero_one, w01=w01, aux_skip=aux_skip,
+                          aux_skip_beta0=aux_beta0, t_sp=t_sp, t_sm=t_sm, p_low=p_low, p_up=p_up,
+                          p_warmup_epochs=warmup_epochs) for s in seeds]
+    cfg = configs[0]
 
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     train = [residual_teacher(samples, depth, strength, g) for g in gens]
@@ -199,72 +369,85 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     alpha = torch.stack([1e-3 * torch.randn(depth, M, generator=g) for g in gens])
     weight_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
     arch_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
-    t_gens = [torch.Generator().manual_seed(s + _TEMPERATURE_SEED_OFFSET) for s in seeds]
-    W.requires_grad_(True)
     alphas0 = alpha.clone()
-    alpha.requires_grad_(True)
-    weight_opt = torch.optim.SGD([W], weight_lr, momentum=0.9, weight_decay=3e-4)
-    arch_opt = torch.optim.Adam([alpha], arch_lr, betas=(0.5, 0.999), weight_decay=1e-3)
+
+    model = ToySupernet(ops, W, alpha, form)
+    for seed, config in zip(model.seeds, configs):
+        prepare_supernet(seed, config)  # SP-DARTS' form with the config's temperatures, DARTS-' aux skips
+    hooks: list[list[SearchHook]] = [build_hooks(config) for config in configs]
+    arch_terms = [lambda h=h, seed=seed: h.arch_loss(seed) for seed, seed_hooks in zip(model.seeds, hooks)
+                  for h in seed_hooks if type(h).arch_loss is not SearchHook.arch_loss]
+    weight_opt = torch.optim.SGD(model.weight_parameters(), cfg.lr, momentum=cfg.momentum,
+                                 weight_decay=cfg.weight_decay)
+    arch_opt = torch.optim.Adam(model.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
+                                weight_decay=cfg.arch_weight_decay)
     rows = torch.arange(S)[:, None]
+    targets: list[torch.Tensor] = []
 
-    def weights(t: torch.Tensor | float) -> torch.Tensor:
-        if form == "sigmoid":
-            return torch.sigmoid(alpha)
-        t = t[:, None, None] if isinstance(t, torch.Tensor) else t
-        return torch.softmax(alpha / t, dim=-1)
+    def loss_fn(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if model.batch_log is not None:
+            targets.append(target)
+        return _toy_loss(prediction, target)
 
-    def loss(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, beta: float) -> torch.Tensor:
-        return ((toy_forward(x, ops, W, w, beta) - y) ** 2).mean(dim=(1, 2)).sum()  # sum of per-seed MSEs
-
-    def arch_extra(w: torch.Tensor) -> torch.Tensor | float:
-        return w01 * sum(zero_one_loss(w[s], zero_one) for s in range(S)) if zero_one else 0.0
+    def eval_weights() -> torch.Tensor:
+        for seed, seed_hooks in zip(model.seeds, hooks):
+            for h in seed_hooks:
+                h.eval_mode(seed)
+        with torch.no_grad():
+            return model.op_weights().clone()
 
     history: dict[str, list] = {"beta": [], "p": [], "sparse": [], "grad_correlation": []}
     records, record_steps = [], []
-    for step in range(steps):
-        epoch = step * epochs // steps
-        beta = beta_schedule(aux_skip, epoch, epochs, aux_beta0) if aux_skip else 0.0
-        if form == "sparse-smooth":
-            p = p_schedule(epoch, epochs, p_low, p_up, warmup_epochs)
-            sparse = torch.stack([torch.rand((), generator=g) for g in t_gens]) < p
-            t: torch.Tensor | float = torch.where(sparse, torch.tensor(t_sp), torch.tensor(t_sm))
-            history["p"].append(p)
-            history["sparse"].append(sparse)
-        else:
-            t = 1.0
-        history["beta"].append(beta)
-        xw, yw = x_train[rows, weight_idx[step]], y_train[rows, weight_idx[step]]
-        if update == "single-level":
-            xa, ya = xw, yw
-        elif update == "same-subset":
-            xa, ya = x_train[rows, arch_idx[step]], y_train[rows, arch_idx[step]]
-        else:
-            xa, ya = x_val[rows, arch_idx[step]], y_val[rows, arch_idx[step]]
-        if grad_correlation:
-            w_now = weights(t).detach()
-            g_arch, = torch.autograd.grad(loss(xa, ya, w_now, beta), W)
-            g_weight = g_arch if update == "single-level" else torch.autograd.grad(loss(xw, yw, w_now, beta), W)[0]
-            history["grad_correlation"].append((g_arch * g_weight).flatten(1).sum(1))
-        if update == "single-level":  # single-darts.md Eq. 16: one backward pass, both steps
-            arch_opt.zero_grad()
-            weight_opt.zero_grad()
-            w = weights(t)
-            (loss(xw, yw, w, beta) + arch_extra(w)).backward()
-            arch_opt.step()
-            weight_opt.step()
-        else:  # DARTS' first order: the alphas step, then the weights with the new alphas
-            arch_opt.zero_grad()
-            w = weights(t)
-            (loss(xa, ya, w, beta) + arch_extra(w)).backward()
-            arch_opt.step()
-            weight_opt.zero_grad()
-            loss(xw, yw, weights(t).detach(), beta).backward()
-            weight_opt.step()
-        if (step + 1) % record_every == 0 or step + 1 == steps:
-            records.append(weights(eval_t).detach().clone())
-            record_steps.append(step + 1)
+    epoch_of = [step * epochs // steps for step in range(steps)]
+    for epoch in range(epochs):
+        epoch_steps = [step for step in range(steps) if epoch_of[step] == epoch]
+        for seed, seed_hooks in zip(model.seeds, hooks):
+            for h in seed_hooks:
+                h.on_epoch_start(seed, epoch, epochs)
+        for i, step in enumerate(epoch_steps):
+            ctx = StepContext(epoch, epochs, i, len(epoch_steps))
+            for seed, seed_hooks in zip(model.seeds, hooks):
+                for h in seed_hooks:
+                    h.before_step(seed, ctx)
+            beta = model.aux_betas()
+            history["beta"].append(float(beta[0, 0]) if isinstance(beta, torch.Tensor) else beta)
+            if form == "sparse-smooth":
+                described = {k: v for h in hooks[0] for k, v in h.describe().items()}
+                history["p"].append(described["sp_p"])
+                history["sparse"].append(torch.tensor([seed.op_weight_form.temperature == seed.op_weight_form.t_sp
+                                                       for seed in model.seeds]))
+            xw, yw = x_train[rows, weight_idx[step]], y_train[rows, weight_idx[step]]
+            if update == "single-level":
+                xa, ya = xw, yw
+            elif update == "same-subset":
+                xa, ya = x_train[rows, arch_idx[step]], y_train[rows, arch_idx[step]]
+            else:
+                xa, ya = x_val[rows, arch_idx[step]], y_val[rows, arch_idx[step]]
+            if grad_correlation:  # where the step starts from; the batches come from the step itself
+                with torch.no_grad():
+                    start = (model.conv_weights.detach().clone(), model.op_weights().detach(), beta)
+                model.batch_log, targets = [], []
+            if update == "single-level":  # Hou et al. (2021), Eq. 16: one backward pass, both steps
+                _steps.single_level_step(model, xw, yw, weight_opt, arch_opt, None, arch_terms, loss_fn=loss_fn)
+            else:  # DARTS' order: the alphas step, then the weights with the new alphas
+                if update == "bilevel-2nd":
+                    _steps.arch_step_second_order(model, xw, yw, xa, ya, weight_opt, arch_opt, cfg.lr, arch_terms,
+                                                  loss_fn=loss_fn)
+                else:
+                    _steps.arch_step_first_order(model, xa, ya, arch_opt, arch_terms, loss_fn=loss_fn)
+                _steps.weight_step(model, xw, yw, weight_opt, None, loss_fn=loss_fn)
+            if grad_correlation:
+                used = list(zip(model.batch_log, targets))
+                model.batch_log = None
+                g_first, g_last = _conv_grads(model, *start, [used[0], used[-1]])
+                history["grad_correlation"].append((g_first * g_last).flatten(1).sum(1))
+            if (step + 1) % record_every == 0 or step + 1 == steps:
+                records.append(eval_weights())
+                record_steps.append(step + 1)
 
-    final = weights(eval_t).detach().clone()
+    final = eval_weights()
+    form0 = model.seeds[0].op_weight_form
+    eval_t = float(getattr(form0, "temperature", 1.0))
     hist = {"beta": torch.tensor(history["beta"])}
     if history["p"]:
         hist["p"] = torch.tensor(history["p"])
@@ -272,8 +455,9 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     if history["grad_correlation"]:
         hist["grad_correlation"] = torch.stack(history["grad_correlation"])
     return ToyRun(ops, form, update, final, torch.stack(records), torch.tensor(record_steps), alphas0,
-                  alpha.detach().clone(), eval_t, hist,
-                  {"conv_weights": W.detach().clone(), "data": (x_train, y_train, x_val, y_val)})
+                  model.alphas.detach().clone(), eval_t, hist,
+                  {"conv_weights": model.conv_weights.detach().clone(), "data": (x_train, y_train, x_val, y_val),
+                   "configs": configs})
 
 
 # ------------------------------------------------------------------------------------------ measurements
@@ -315,8 +499,8 @@ def last_crossing_steps(run: ToyRun) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------ experiments
 def unfair_advantage_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) -> dict[str, ToyRun]:
-    """fair-darts.md Sec. 3.2, 4.1 and 6.1 on the toy: ``{skip, conv}`` with softmax (exclusive competition:
-    skip gets most of the weight and single ops dominate edges), with sigmoid (collaboration: the conv gate
+    """FairDARTS (Chu et al., 2020), Sec. 3.2, 4.1 and 6.1 on the toy: ``{skip, conv}`` with softmax (exclusive
+    competition: skip gets most of the weight and single ops dominate edges), with sigmoid (collaboration: the conv gate
     grows along with the skip gate) and softmax without skip (``{conv, conv}``: no op takes over).
 
     What the toy does and does not show: a softmax cannot keep both branches of the teacher's blocks at full
@@ -330,7 +514,7 @@ def unfair_advantage_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) 
 
 
 def zero_one_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) -> dict[str, ToyRun]:
-    """fair-darts.md Sec. 4.2 and 6.2 on the toy: sigmoid gates without a zero-one loss, with ``L01``
+    """FairDARTS (Chu et al., 2020), Sec. 4.2 and 6.2 on the toy: sigmoid gates without a zero-one loss, with ``L01``
     (``w01 = 10``) and with the control ``L'01``; records every step (for :func:`last_crossing_steps`)."""
     kwargs.setdefault("record_every", 1)
     return {name: residual_stack_search(("skip", "conv"), "sigmoid", seeds=seeds, zero_one=zo, **kwargs)
@@ -338,7 +522,7 @@ def zero_one_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) -> dict[
 
 
 def aux_skip_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) -> dict[str, ToyRun]:
-    """darts-minus.md Sec. 3.2 on the toy: softmax ``{skip, conv}`` without and with the auxiliary skip
+    """DARTS- (Chu et al., 2021), Sec. 3.2 on the toy: softmax ``{skip, conv}`` without and with the auxiliary skip
     (linear beta from 1)."""
     return {"darts": residual_stack_search(("skip", "conv"), "softmax", seeds=seeds, **kwargs),
             "darts-minus": residual_stack_search(("skip", "conv"), "softmax", seeds=seeds, aux_skip="linear",
@@ -346,8 +530,8 @@ def aux_skip_experiment(seeds: Sequence[int] = range(8), **kwargs: Any) -> dict[
 
 
 def leakage_experiment(seeds: Sequence[int] = range(8), arch_lr: float = 3e-3, **kwargs: Any) -> dict[str, ToyRun]:
-    """sp-darts.md Sec. II-IV on the toy: DARTS, DARTS with a large architecture lr (0.1, "DARTS-0.1" of
-    Table VI), SP-DARTS' sparse/smooth mixing (t_sp = 1e-3, t_sm = 1e-2, one warm-up epoch, p from 0 to 1),
+    """SP-DARTS (Zhang & Ding, 2023), Sec. II-IV on the toy: DARTS, DARTS with a large architecture lr (0.1,
+    "DARTS-0.1" of Table VI), SP-DARTS' sparse/smooth mixing (t_sp = 1e-3, t_sm = 1e-2, one warm-up epoch, p from 0 to 1),
     and its two halves alone: only the smooth softmax (p = 0, i.e. DARTS at temperature t_sm) and only the
     sparse one (p = 1 from the start: the gradient saturation of Eq. 10 that the mixing is there to avoid).
     Every run uses the same architecture lr except DARTS-0.1."""
@@ -363,7 +547,7 @@ def leakage_experiment(seeds: Sequence[int] = range(8), arch_lr: float = 3e-3, *
 
 def gradient_correlation_experiment(seeds: Sequence[int] = range(8), batch: int = 16,
                                     **kwargs: Any) -> dict[str, ToyRun]:
-    """single-darts.md Sec. 5.2.1, Fig. 2 on the toy: Eq. 8's correlation term along a bi-level and a
+    """Single-DARTS (Hou et al., 2021), Sec. 5.2.1, Fig. 2 on the toy: Eq. 8's correlation term along a bi-level and a
     single-level search (small batches, as the term's noise part shrinks with the batch size)."""
     return {update: residual_stack_search(("skip", "conv"), "softmax", seeds=seeds, update=update, batch=batch,
                                           grad_correlation=True, **kwargs)
@@ -374,8 +558,8 @@ def gradient_correlation_experiment(seeds: Sequence[int] = range(8), batch: int 
 def softmax_race(scores: Sequence[float] | torch.Tensor, eta: float = 0.1, eps: float = 0.1,
                  alphas0: Sequence[float] | torch.Tensor | None = None,
                  max_steps: int = 1_000_000) -> dict[str, Any]:
-    """Gradient descent on ``L(alpha) = sum_i softmax(alpha)_i s_i`` (single-darts.md Theorems 4.2 and 4.3
-    with ``g`` linear, so ``dL/dx_bar . x_i = s_i`` is fixed): ``alpha_i -= eta p_i (s_i - sum_k p_k s_k)``.
+    """Gradient descent on ``L(alpha) = sum_i softmax(alpha)_i s_i`` (Hou et al., 2021, Theorems 4.2 and
+    4.3 with ``g`` linear, so ``dL/dx_bar . x_i = s_i`` is fixed): ``alpha_i -= eta p_i (s_i - sum_k p_k s_k)``.
 
     Runs until the best op ``i* = argmin s`` has ``p_i* > 1 - eps`` (float64).
 
@@ -409,7 +593,7 @@ def softmax_race(scores: Sequence[float] | torch.Tensor, eta: float = 0.1, eps: 
 
 
 def theorem_4_3_bound(n: int, eps: float, eta: float, delta: float) -> float:
-    """single-darts.md Eq. 15 as printed: ``t <= n ln((1 - eps) n) / (eta delta)``.
+    """Hou et al. (2021), Eq. 15 as printed: ``t <= n ln((1 - eps) n) / (eta delta)``.
 
     The printed bound does not hold in general (its last step bounds ``sum_i exp(alpha_i - alpha_i*)`` by
     ``n exp(-gap)``, dropping the ``i = i*`` term, and the gap's growth ``p_i* delta`` per step in Eq. 17

@@ -1,4 +1,4 @@
-"""FairDARTS' zero-one loss (Chu et al., 2020, fair-darts.md Sec. 4.2, Eq. 7-10).
+"""FairDARTS' zero-one loss (Chu et al., 2020, Sec. 4.2, Eq. 7-10).
 
 With independent sigmoid op weights z = sigma(alpha) (Eq. 6) nothing forces a gate to decide; the zero-one
 loss pushes every gate towards 0 or 1 so that thresholding at the end loses little (the discretization gap):

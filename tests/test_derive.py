@@ -61,6 +61,44 @@ def test_max_skip_prior_replaces_weakest_skips():
     assert sum(op == "skip_connect" for op, _ in limited.reduce) == 8  # the prior is for the normal cell
 
 
+def test_max_skip_prior_follows_p_darts_and_may_drop_the_edge():
+    # Node 2 (edges 0, 1) and node 3 (edges 2, 3, 4) hold three skips; M = 2 removes the weakest (edge 2,
+    # 0.5). P-DARTS then re-selects the node's top-2 edges: edge 4 (sep_conv_5x5 at 0.45) beats edge 2's
+    # next-best op (sep_conv_3x3 at 0.3), so edge 2 drops out. Swapping the op on the edge, as dartslib used
+    # to, would have kept ("sep_conv_3x3", 0).
+    w = _weights()
+    w[0, OP["skip_connect"]], w[1, OP["skip_connect"]] = 0.8, 0.7
+    w[2, OP["skip_connect"]], w[2, OP["sep_conv_3x3"]] = 0.5, 0.3
+    w[3, OP["dil_conv_3x3"]] = 0.6
+    w[4, OP["sep_conv_5x5"]] = 0.45
+    g = derive_darts({"normal": w, "reduce": w}, "darts", max_skip=2)
+    assert g.normal[:4] == [("skip_connect", 0), ("skip_connect", 1), ("dil_conv_3x3", 1), ("sep_conv_5x5", 2)]
+    assert sum(op == "skip_connect" for op, _ in g.normal) == 2
+    # S3 = {none, skip, sep_conv_3x3}: with M = 0 every skip gives way to sep_conv_3x3 (none never counts)
+    s3 = get_space("s3")
+    w3 = torch.zeros(14, 3)
+    w3[:, 1] = 1.0
+    w3[:, 2] = 0.5
+    assert sum(op == "skip_connect" for op, _ in derive_darts({"normal": w3, "reduce": w3}, s3, max_skip=0).normal) == 0
+
+
+def test_darts_rule_rounding_and_edge_ties_as_sp_darts_code():
+    # at t_sp two edges of node 2 both weigh ~1.0; rounded to 4 decimals they tie
+    w = _weights()
+    w[0, OP["sep_conv_3x3"]], w[1, OP["dil_conv_3x3"]] = 0.999991, 0.999996
+    w[2, OP["sep_conv_5x5"]], w[3, OP["skip_connect"]], w[4, OP["max_pool_3x3"]] = 1.0, 1.0, 1.0
+    plain = derive_darts({"normal": w, "reduce": w}, "darts")
+    assert plain.normal[:2] == [("dil_conv_3x3", 1), ("sep_conv_3x3", 0)]  # unrounded: edge 1 is stronger
+    assert plain.normal[2:4] == [("sep_conv_5x5", 0), ("skip_connect", 1)]  # ties: earlier input first
+    code = derive_darts({"normal": w, "reduce": w}, "darts", decimals=4, edge_ties="later")
+    assert code.normal[:2] == [("dil_conv_3x3", 1), ("sep_conv_3x3", 0)]  # tied at 1.0: later input first
+    assert code.normal[2:4] == [("max_pool_3x3", 2), ("skip_connect", 1)]  # node 3: inputs 2, 1 of 0, 1, 2
+    earlier = derive_darts({"normal": w, "reduce": w}, "darts", decimals=4)
+    assert earlier.normal[:2] == [("sep_conv_3x3", 0), ("dil_conv_3x3", 1)]
+    with pytest.raises(ValueError, match="edge_ties"):
+        derive_darts({"normal": w, "reduce": w}, "darts", edge_ties="random")
+
+
 def test_threshold_rule():
     space = get_space("darts-nonone")
     w = torch.full((14, 7), 0.1)

@@ -46,6 +46,9 @@ def test_sp_darts_preset_per_space_and_dataset():
     c100 = make_config("sp-darts", "nb201", dataset="cifar100")
     assert (c10.t_sp, c10.p_up, c10.batch_size) == (1.1e-3, 1.0, 256)
     assert (c100.t_sp, c100.p_up, c100.smooth_temperature) == (1.3e-3, 0.9, pytest.approx(1.3e-2))
+    # derived as the authors' genotype(): DARTS space 4 decimals, ties to the later input; S1-S4 3 decimals
+    assert d.derive_options == {"decimals": 4, "edge_ties": "later"} and c10.derive_options == {}
+    assert make_config("sp-darts", "s2").derive_options == {"decimals": 3}
 
 
 def test_single_darts_and_other_presets():
@@ -53,15 +56,31 @@ def test_single_darts_and_other_presets():
     assert (s.update, s.epochs, s.batch_size, s.lr, s.momentum, s.weight_decay, s.lr_schedule) == (
         "single-level", 50, 64, 0.005, 0.9, 3e-4, "cosine")
     assert (s.arch_lr, s.arch_betas) == (3e-4, (0.5, 0.999))
-    star = make_config("single-darts-sigmoid", "nb201")
-    assert star.op_weights == "sigmoid" and torch.sigmoid(torch.tensor(float(star.arch_init))) == pytest.approx(1 / 8)
+    # Hou et al. (2021), Sec. 4.3 and 5.1.2: sigmoid op weights from sigma = 1/8, no alpha weight decay
+    assert s.op_weights == "sigmoid" and s.arch_weight_decay == 0.0
+    assert torch.sigmoid(torch.tensor(float(s.arch_init))) == pytest.approx(1 / 8)
+    soft = make_config("single-darts-softmax", "nb201")  # Table 5's Softmax row: only the form differs
+    assert (soft.op_weights, soft.arch_init) == ("softmax", "randn")
+    assert {k: v for k, v in soft.to_dict().items() if k not in ("method", "op_weights", "arch_init")} == \
+        {k: v for k, v in s.to_dict().items() if k not in ("method", "op_weights", "arch_init")}
+    init0 = make_config("single-darts-sigmoid-init0", "nb201")  # Table 5's Sigmoid*: "init alpha as 0"
+    assert (init0.op_weights, init0.arch_init, init0.arch_weight_decay) == ("sigmoid", "0", 0.0)
+    with pytest.warns(FutureWarning, match="deprecated"):
+        alias = make_config("single-darts-sigmoid", "nb201")
+    assert {k: v for k, v in alias.to_dict().items() if k != "method"} == \
+        {k: v for k, v in s.to_dict().items() if k != "method"}
     m = make_config("darts-minus", "s3")
     assert (m.aux_skip, m.aux_skip_beta0, m.aux_skip_kind, m.lr, m.arch_lr) == ("linear", 1.0, "identity", 0.025, 3e-4)
     assert make_config("darts-gaussian", "nb201").skip_noise and make_config("darts-gaussian", "nb201").skip_noise_std == 1
     assert make_config("darts-m2", "darts").derive_options == {"max_skip": 2}
     assert make_config("darts-large-arch-lr", "nb201").arch_lr == 0.1
     assert make_config("darts-noskip", "nb201").space == "nb201-noskip"
-    assert make_config("darts-noskip", "darts").space == "darts-noskip"
+    noskip = make_config("darts-noskip", "darts")  # FairDARTS' S1 \\ {skip}: 6 ops, neither none nor skip
+    assert noskip.space == "darts-nonone-noskip"
+    from dartslib.spaces import get_space
+    assert get_space(noskip.space).op_names("normal") == (
+        "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
+    assert make_config("darts-noskip", "darts-nonone").space == "darts-nonone-noskip"
     assert make_config("darts-noskip", "darts-noskip").space == "darts-noskip"
 
 
@@ -120,9 +139,13 @@ def test_zero_one_loss_with_softmax_warns():
 
 
 # ------------------------------------------------------------------------------------------ the CLI
+# --epochs must be positive: one epoch of a 2-channel supernet with large batches is the cheapest run
+ONE_EPOCH = ["--epochs", "1", "--C", "2", "--cells-per-stage", "1", "--layers", "3", "--batch-size", "512"]
+
+
 def test_cli_flags_reach_the_config(capsys, tmp_path):
     rc = main(["search", "--method", "fairdarts", "--space", "nb201", "--aux-skip", "cosine", "--beta0", "0.7",
-               "--zero-one", "l01-abs", "--w01", "5", "--skip-noise", "--update", "single-level", "--epochs", "0",
+               "--zero-one", "l01-abs", "--w01", "5", "--skip-noise", "--update", "single-level", *ONE_EPOCH,
                "--quiet", "--out", str(tmp_path)])
     assert rc == 0
     config = json.loads((tmp_path / "result.json").read_text())["config"]
@@ -133,7 +156,7 @@ def test_cli_flags_reach_the_config(capsys, tmp_path):
 
 def test_cli_derive_and_max_skip_and_zero_one_off(capsys, tmp_path):
     rc = main(["search", "--method", "fairdarts", "--space", "darts-nonone", "--derive", "darts", "--max-skip", "2",
-               "--zero-one", "none", "--epochs", "0", "--quiet", "--out", str(tmp_path)])
+               "--zero-one", "none", *ONE_EPOCH, "--quiet", "--out", str(tmp_path)])
     assert rc == 0
     config = json.loads((tmp_path / "result.json").read_text())["config"]
     assert config["derive"] == "darts" and config["derive_options"] == {"max_skip": 2}
@@ -144,12 +167,12 @@ def test_cli_derive_and_max_skip_and_zero_one_off(capsys, tmp_path):
     (["--method", "fairdarts", "--space", "darts"], "darts-nonone"),
     (["--method", "darts-m2", "--space", "nb201"], "does not run on space"),
     (["--method", "fairdarts", "--space", "darts-nonone", "--max-skip", "2"], "max_skip"),
-    (["--method", "sp-darts", "--t-sp", "-1"], "t_sp"),
+    (["--method", "sp-darts", "--t-sp", "-1"], "--t-sp"),
     (["--skip-noise", "--space", "nb201-noskip"], "skip_connect"),
 ])
 def test_cli_refuses_bad_combinations_in_one_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
-        main(["search", *argv, "--epochs", "0", "--quiet"])
+        main(["search", *argv, "--epochs", "1", "--quiet"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
@@ -192,18 +215,42 @@ def test_beta_schedules():
         beta_schedule("exponential", 0, 10)
 
 
-def test_p_schedule_eq_20():
+def test_p_schedule_eq_20_as_the_authors_code():
+    # train_search_mf.py: C += 1 / (E - i_wp) at the start of every epoch after the warm-up
     assert p_schedule(0, 50) == 0.0  # warm-up
-    assert p_schedule(1, 50) == 0.0 and p_schedule(49, 50) == 1.0
-    assert p_schedule(25, 50) == pytest.approx(24 / 48)
-    assert p_schedule(1, 50, p_low=0.2, p_up=0.9) == pytest.approx(0.2)
+    assert p_schedule(1, 50) == pytest.approx(1 / 49) and p_schedule(49, 50) == 1.0
+    assert p_schedule(25, 50) == pytest.approx(25 / 49)
+    assert p_schedule(1, 50, p_low=0.2, p_up=0.9) == pytest.approx(0.2 + 0.7 / 49)
     assert p_schedule(49, 50, p_low=0.2, p_up=0.9) == pytest.approx(0.9)
+    assert p_schedule(44, 50, p_up=0.9) == pytest.approx(0.9 * 44 / 49)  # DARTS-V1-100.py's C at epoch 44
     assert [p_schedule(e, 3, warmup_epochs=2) for e in range(3)] == [0.0, 0.0, 1.0]
     assert p_schedule(0, 10, p_low=1.0, warmup_epochs=0) == 1.0
+    code, c = [], 0.0  # the code's loop, transcribed
+    for epoch in range(50):
+        if epoch >= 1:
+            c += 1 / (50 - 1)
+        code.append(c)
+    assert [p_schedule(e, 50) for e in range(50)] == pytest.approx(code)
 
 
 def test_noise_std_decays_with_a_cosine():
     assert noise_std(0, 50) == 1.0 and noise_std(25, 50) == pytest.approx(0.5) and noise_std(49, 50) < 0.01
+    # FairDARTS' code: --max_step 30 (T_max), no noise after it
+    assert noise_std(15, 50, decay_epochs=30) == pytest.approx(0.5) and noise_std(31, 50, decay_epochs=30) == 0.0
+    assert make_config("darts-gaussian", "nb201").skip_noise_decay_epochs is None  # the paper's 50 = the epochs
+    hook = build_hooks(make_config("darts-gaussian", "nb201", skip_noise_decay_epochs=30))[0]
+    assert isinstance(hook, SkipNoise) and hook.decay_epochs == 30
+    with pytest.raises(ValueError, match="skip_noise_decay_epochs"):
+        make_config("darts-gaussian", "nb201", skip_noise_decay_epochs=0)
+
+
+def test_skip_noise_only_on_stride_one_edges():
+    model = build_supernet("darts", C=4, layers=3)
+    set_skip_noise(model, 0.7)
+    edges = [m for m in model.modules() if isinstance(m, MixedEdge)]
+    assert {e.skip_noise_std for e in edges if e.stride == 1} == {0.7}
+    stride2 = [e for e in edges if e.stride == 2]
+    assert len(stride2) == 2 * 8 and {e.skip_noise_std for e in stride2} == {0.0}  # 8 input edges x 2 reductions
 
 
 def test_temperature_mixing_draws_and_sets_the_form():
@@ -218,11 +265,26 @@ def test_temperature_mixing_draws_and_sets_the_form():
         for step in range(20):
             hook.before_step(model, StepContext(epoch, 3, step, 20))
             seen.add((epoch, form.temperature))
-    assert seen == {(0, 1e-2), (1, 1e-2), (2, 1e-3)}  # p = 0, 0, 1 with 3 epochs
+    assert seen == {(0, 1e-2), (1, 1e-2), (1, 1e-3), (2, 1e-3)}  # p = 0, 1/2, 1 with 3 epochs
     hook.eval_mode(model)
     assert form.temperature == 1e-2 and hook.describe()["eval_temperature"] == 1e-2
     alphas = torch.tensor([[0.0, 0.001, 0.002]])
-    assert torch.equal(form.derivation_weights(alphas), torch.softmax(alphas, -1))  # derived at t = 1
+    # derived at t_sp, as train_search_mf.py's model.genotype(temp)
+    assert torch.equal(form.derivation_weights(alphas), torch.softmax(alphas / 1e-3, -1))
+    assert hook.describe()["derive_temperature"] == 1e-3
+
+
+def test_temperature_mixing_warmup_temperature():
+    model = build_supernet("nb201", C=4, cells_per_stage=1, op_weights="sparse-smooth")
+    hook = TemperatureMixing(1e-3, 1e-2, warmup_epochs=1, seed=0, warmup_temperature=10.0)
+    hook.before_step(model, StepContext(0, 3, 0, 5))
+    assert model.op_weight_form.temperature == 10.0  # the code's epoch 0
+    hook.before_step(model, StepContext(2, 3, 0, 5))
+    assert model.op_weight_form.temperature == 1e-3  # p = 1 in the last epoch
+    assert make_config("sp-darts", "darts-nonone").t_warmup is None  # the paper: t_sm in the warm-up
+    assert build_hooks(make_config("sp-darts", "nb201", t_warmup=10.0))[0].warmup_temperature == 10.0
+    with pytest.raises(ValueError, match="t_warmup"):
+        make_config("sp-darts", "nb201", t_warmup=0.0)
 
 
 def test_temperature_hook_state_round_trip():
@@ -327,7 +389,7 @@ def test_sp_darts_records_its_temperatures():
     result = search(make_config("sp-darts", "nb201", "toy", **{**TINY, "epochs": 3}), progress=False)
     first, last = result.history[0], result.history[-1]
     assert first["sp_p"] == 0.0 and last["sp_p"] == 1.0 and last["sp_sparse_fraction"] == 1.0
-    assert last["eval_temperature"] == pytest.approx(1.1e-2) and last["derive_temperature"] == 1.0
+    assert last["eval_temperature"] == pytest.approx(1.1e-2) and last["derive_temperature"] == 1.1e-3
     assert sum(last["op_weights"]["cell"][0]) == pytest.approx(1.0)
 
 

@@ -9,7 +9,7 @@ import torch
 
 from dartslib.counting import count_parameters
 from dartslib.genotype import Genotype, published_genotype, published_names
-from dartslib.networks import EvalCell, build_network, drop_path
+from dartslib.networks import EvalCell, build_network, drop_path, resolve_drop_path_mode
 
 SMALL = dict(C=8, layers=5)  # reductions at cells 1 and 3, auxiliary head after cell 3
 
@@ -100,6 +100,39 @@ def test_identity_edges_are_never_dropped():
     cell = EvalCell(edges, [2, 3], 4, 4, 4, reduction=False, reduction_prev=False).train()
     s0, s1 = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
     assert torch.equal(cell(s0, s1, 0.99), cell(s0, s1, 0.0))
+
+
+def test_node_drop_path_drops_each_node_sum_identity_included():
+    # FairDARTS' DCOCell: drop-path on the node's sum (here conv + identity), and a later node reads the
+    # dropped sum. Per sample the node is either 0 or its undropped value / (1 - p).
+    edges = [("sep_conv_3x3", 2, 0), ("skip_connect", 2, 1), ("skip_connect", 3, 2)]
+    torch.manual_seed(0)
+    cell = EvalCell(edges, [2, 3], 4, 4, 4, reduction=False, reduction_prev=False, drop_path_mode="node").train()
+    s0, s1 = torch.randn(64, 4, 6, 6), torch.randn(64, 4, 6, 6)
+    clean = cell(s0, s1, 0.0)
+    p = 0.5
+    torch.manual_seed(1)
+    out = cell(s0, s1, p)
+    node2, node3 = out[:, :4], out[:, 4:]
+    kept2 = node2.flatten(1).abs().sum(1) > 0
+    assert 0 < kept2.sum() < 64  # some samples dropped, some kept
+    assert torch.allclose(node2[kept2], clean[kept2, :4] / (1 - p), atol=1e-5)
+    assert torch.equal(node3[~kept2], torch.zeros_like(node3[~kept2]))  # node 3 reads the dropped node 2
+    # identities alone: the edge mode never drops them, the node mode does
+    skips = [("skip_connect", 2, 0), ("skip_connect", 2, 1), ("skip_connect", 3, 2)]
+    for mode, dropped in (("edge", False), ("node", True)):
+        c = EvalCell(skips, [2, 3], 4, 4, 4, reduction=False, reduction_prev=False, drop_path_mode=mode).train()
+        assert (not torch.equal(c(s0, s1, 0.9), c(s0, s1, 0.0))) == dropped
+
+
+def test_drop_path_mode_follows_the_genotype_format():
+    assert resolve_drop_path_mode("FairDARTS_a") == "node"  # (op, to, from) triples: FairDARTS' DCOCell
+    assert resolve_drop_path_mode("DARTS_V2") == "edge"
+    assert resolve_drop_path_mode("FairDARTS_a", "edge") == "edge"
+    assert build_network("FairDARTS_a", **SMALL).cells[0].drop_path_mode == "node"
+    assert build_network("DARTS_V2", drop_path_mode="node", **SMALL).cells[0].drop_path_mode == "node"
+    with pytest.raises(ValueError, match="drop_path_mode"):
+        build_network("DARTS_V2", drop_path_mode="cell", **SMALL)
 
 
 def test_fairdarts_cell_skips_nodes_without_inputs():

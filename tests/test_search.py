@@ -139,9 +139,15 @@ def test_finite_difference_hvp_matches_autograd():
     dot = sum((g * t).sum() for g, t in zip(g_w, v))
     exact = torch.autograd.grad(dot, model.arch_parameters())
     assert torch.allclose(approx[0], exact[0], rtol=1e-5, atol=1e-7)
-    # DARTS' radius r = 0.01 / ||v|| is a coarser approximation of the same quantity
-    coarse = finite_difference_hvp(model, x, y, weights, v, 0.01 / norm)
-    assert (coarse[0] - exact[0]).abs().max() < 0.05 * exact[0].abs().max()
+    # Where the loss is smooth on the scale of r the central difference's error is O(r^2): 10x the radius,
+    # about 100x the error (here r = 1e-5 -> 1e-4; the fine radius above is accurate to ~1e-10).
+    mid = finite_difference_hvp(model, x, y, weights, v, 1e-4 / norm)
+    err_fine = (approx[0] - exact[0]).abs().max()
+    err_mid = (mid[0] - exact[0]).abs().max()
+    assert 10 * err_fine < err_mid < 0.01 * exact[0].abs().max()
+    # DARTS' own radius r = 0.01 / ||v|| is NOT asserted: on this ReLU net a kink lies within 0.01 of w for
+    # most draws (measured over 5 seeds: relative error 2.2-6.9 for 4 of 5 before the NB201 fix, 2.4-31.6 for
+    # 5 of 5 after it), so the one instance that used to be within 5% was luck, not a property.
 
 
 def test_second_order_step_matches_the_exact_unrolled_gradient():
