@@ -1,7 +1,8 @@
 """Command line: ``python -m dartslib search|train|count|plot ...``.
 
-Bad input ends with one line on stderr naming the problem and exit status 2; missing data and runtime
-failures (divergence, corrupt checkpoint) exit with status 1; Ctrl-C saves and exits with 130.
+Bad input ends with one line on stderr naming the flag or file and the problem, and exit status 2; missing
+or malformed data, unwritable outputs and runtime failures (divergence, corrupt checkpoint, a run directory
+in use) exit with status 1; Ctrl-C saves and exits with 130. No input prints a traceback.
 """
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ class UsageError(Exception):
     """Bad input from the user: exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (no usage block): ``prog: error: ... (see prog --help)``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_or_zero(text: str) -> int:
     try:
         value = int(text)
@@ -45,6 +53,62 @@ def _positive(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**63 - 2  # as dartslib.config.SearchConfig.validate
+
+
+def _seed(text: str) -> int:
+    value = _positive_or_zero(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most 2**63 - 2 = {MAX_SEED}, got {text}")
+    return value
+
+
+def _finite(text: str, positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not abs(value) <= 3.4e38:  # nan, inf, or beyond float32
+        raise argparse.ArgumentTypeError(f"must be a finite number (float32: at most 3.4e38), got {text!r}")
+    if value < 0 or (positive and value == 0):
+        raise argparse.ArgumentTypeError(f"must be {'positive' if positive else 'non-negative'}, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    return _finite(text)
+
+
+def _positive_float(text: str) -> float:
+    return _finite(text, positive=True)
+
+
+def _arch_init(text: str) -> str:
+    if text != "randn":
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'randn' or a number, got {text!r}") from None
+        if not abs(value) <= 3.4e38:
+            raise argparse.ArgumentTypeError(f"expected 'randn' or a finite number, got {text!r}")
+    return text
+
+
+def _device(text: str) -> str:
+    from .search import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(f"--device {text!r}", repr(text))) from None
+    return text
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``repr`` of a user value, shortened for an error line."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     from .config import SCALES
     from .data import DATASETS
@@ -53,14 +117,19 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="data set (default: digits at toy/small scale, cifar10 at paper scale)")
     p.add_argument("--scale", choices=SCALES, default="toy",
                    help="toy = CPU seconds on embedded digits; small = CPU minutes; paper = the paper's setting")
-    p.add_argument("--epochs", type=_positive_or_zero, default=None, help="override the number of epochs")
+    p.add_argument("--epochs", type=_positive, default=None, help="override the number of epochs")
     p.add_argument("--batch-size", type=_positive, default=None, help="override the batch size")
-    p.add_argument("--lr", type=float, default=None, help="override the weights' learning rate")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="override the weights' learning rate")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--device", type=_device, default="auto",
+                   help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
     p.add_argument("--data-dir", default=None, help="where the data sets live (default: $DARTSLIB_DATA)")
-    p.add_argument("--out", default=None, help="output directory (checkpoints, history, result)")
+    p.add_argument("--out", default=None,
+                   help="output directory (checkpoints, history, result); one run per directory: an existing "
+                        "run is refused unless --resume or --overwrite, and OUT/.lock is held while running")
     p.add_argument("--resume", default=None, metavar="DIR_OR_CHECKPOINT", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out that holds one, deleting its checkpoint, history and result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -76,26 +145,35 @@ def _add_method_switches(p: argparse.ArgumentParser) -> None:
                         "or alphas on other batches of the same data (Single-DARTS Table 4)")
     g.add_argument("--op-weights", choices=list(OP_WEIGHT_FORMS), default=None,
                    help="softmax (DARTS), sigmoid (FairDARTS), sparse-smooth (SP-DARTS' temperature mixing)")
-    g.add_argument("--arch-init", default=None, metavar="VALUE",
+    g.add_argument("--arch-init", type=_arch_init, default=None, metavar="VALUE",
                    help="alphas' initial value: 'randn' (1e-3 N(0,1)) or a number, e.g. 0 or -1.9459 (-ln 7)")
     g.add_argument("--zero-one", choices=("l01", "l01-abs", "none"), default=None,
                    help="FairDARTS' zero-one loss (l01: Eq. 7; l01-abs: the control of Eq. 9; none: off)")
-    g.add_argument("--w01", type=float, default=None, help="weight of the zero-one loss (FairDARTS: 10)")
+    g.add_argument("--w01", type=_non_negative_float, default=None, help="weight of the zero-one loss (FairDARTS: 10)")
     g.add_argument("--aux-skip", choices=[a for a in AUX_SKIP_SCHEDULES if a], default=None,
                    help="DARTS-' auxiliary skip with this beta schedule")
-    g.add_argument("--beta0", type=float, default=None, help="the auxiliary skip's initial beta (default 1)")
+    g.add_argument("--beta0", type=_non_negative_float, default=None, help="the auxiliary skip's initial beta (default 1)")
     g.add_argument("--aux-skip-kind", choices=("identity", "conv1x1"), default=None,
                    help="identity (default) or a 1x1 conv initialised to identity (DARTS- ablation)")
     g.add_argument("--aux-skip-decay-epochs", type=_positive, default=None, metavar="N",
                    help="hold beta0 and decay only over the last N epochs (DARTS- long searches: 50)")
     g.add_argument("--skip-noise", action="store_true", default=None,
                    help="Gaussian noise on skip_connect's output, std cosine-decayed from --skip-noise-std")
-    g.add_argument("--skip-noise-std", type=float, default=None, help="initial std of the skip noise (default 1)")
-    g.add_argument("--t-sp", type=float, default=None, help="SP-DARTS' sparse temperature")
-    g.add_argument("--t-sm", type=float, default=None, help="SP-DARTS' smooth temperature (default 10 t_sp)")
-    g.add_argument("--p-low", type=float, default=None, help="SP-DARTS: p after the warm-up (Eq. 20)")
-    g.add_argument("--p-up", type=float, default=None, help="SP-DARTS: p at the last epoch (Eq. 20)")
+    g.add_argument("--skip-noise-std", type=_non_negative_float, default=None, help="initial std of the skip noise (default 1)")
+    g.add_argument("--t-sp", type=_positive_float, default=None, help="SP-DARTS' sparse temperature")
+    g.add_argument("--t-sm", type=_positive_float, default=None, help="SP-DARTS' smooth temperature (default 10 t_sp)")
+    g.add_argument("--p-low", type=_non_negative_float, default=None, help="SP-DARTS: p after the warm-up (Eq. 20)")
+    g.add_argument("--p-up", type=_non_negative_float, default=None, help="SP-DARTS: p at the last epoch (Eq. 20)")
     g.add_argument("--p-warmup-epochs", type=_positive_or_zero, default=None, help="SP-DARTS: epochs with p = 0")
+    g.add_argument("--t-warmup", type=_positive_float, default=None,
+                   help="SP-DARTS: temperature of the warm-up epochs (default t_sm, Eq. 20; the authors' code: 10)")
+    g.add_argument("--skip-noise-decay-epochs", type=_positive, default=None, metavar="T",
+                   help="the skip noise's cosine T_max in epochs (default: all epochs, the paper's 50; "
+                        "FairDARTS' code: 30)")
+    g.add_argument("--protocol", choices=("darts", "nb201"), default=None,
+                   help="search setting under the method: darts (default, DARTS' CIFAR search) or nb201 "
+                        "(NAS-Bench-201's DARTS.config: wd 5e-4, Nesterov, per-iteration cosine, weights "
+                        "stepped first, CIFAR-100: alphas on half the test set)")
     g.add_argument("--derive", choices=DERIVATION_RULES, default=None, help="derivation rule")
     g.add_argument("--max-skip", type=_positive_or_zero, default=None, metavar="M",
                    help="at most M skip connections in the normal cell at derivation (P-DARTS/DARTS+ use 2)")
@@ -106,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .methods import METHODS
     from .spaces import SPACES
 
-    parser = argparse.ArgumentParser(prog="python -m dartslib",
+    parser = _Parser(prog="python -m dartslib",
                                      description="DARTS and its fixes: search, train from scratch, count.")
     sub = parser.add_subparsers(dest="command", metavar="{search,train,count,plot,sweep}")
     sub.required = True
@@ -118,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=list(METHODS), default="darts",
                    help="; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
     s.add_argument("--space", choices=list(SPACES), default="nb201", help="search space (default nb201)")
-    s.add_argument("--arch-lr", type=float, default=None, help="override the alphas' learning rate")
+    s.add_argument("--arch-lr", type=_non_negative_float, default=None, help="override the alphas' learning rate")
     s.add_argument("--C", type=_positive, default=None, help="override the supernet's initial channels")
     s.add_argument("--layers", type=_positive, default=None, help="override the cells of a DARTS supernet")
     s.add_argument("--cells-per-stage", type=_positive, default=None, help="override N of the NB201 supernet")
@@ -134,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--genotype", required=True, help="genotype text, published name, or NB201 string")
     t.add_argument("--C", type=_positive, default=None, help="override initial channels")
     t.add_argument("--layers", type=_positive, default=None, help="override the number of cells")
+    t.add_argument("--drop-path-mode", choices=("auto", "edge", "node"), default=None,
+                   help="where drop-path acts: edge (DARTS: each non-identity op), node (FairDARTS: each node's "
+                        "sum); default auto: node for FairDARTS (op, to, from) triples, else edge")
     _add_common(t)
 
     c = sub.add_parser("count", help="print parameters and multiply-accumulates of a genotype's network")
@@ -169,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="sweep directory")
     w.add_argument("--jobs", type=_positive, default=1, help="runs at a time (default 1)")
     w.add_argument("--gpus", default=None, help="comma-separated GPU ids: one run per GPU at a time")
+    w.add_argument("--batch-seeds", action="store_true",
+                   help="run the seeds of each method and space in one process as one batched search "
+                        "(dartslib.batched; methods it cannot batch run one seed per process)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field of every run (value read as JSON, else text), e.g. "
                         "--set epochs=20 --set image_size=8; repeatable")
@@ -184,10 +268,13 @@ def _run_count(args: argparse.Namespace) -> int:
     from .nb201 import build_nb201_network
     from .networks import build_network
 
-    if _is_nb201(args.genotype):
-        model = build_nb201_network(args.genotype, C=args.C or 16, N=5, num_classes=args.num_classes)
-    else:
-        model = build_network(args.genotype, C=args.C or 36, layers=args.layers, num_classes=args.num_classes)
+    try:
+        if _is_nb201(args.genotype):
+            model = build_nb201_network(args.genotype, C=args.C or 16, N=5, num_classes=args.num_classes)
+        else:
+            model = build_network(args.genotype, C=args.C or 36, layers=args.layers, num_classes=args.num_classes)
+    except ValueError as exc:
+        raise ValueError(f"--genotype: {exc}") from None
     params = count_parameters(model)
     macs = count_macs(model, (3, args.image_size, args.image_size))
     print(f"parameters: {params:,} ({params / 1e6:.2f} M, auxiliary head excluded)")
@@ -215,13 +302,18 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
     if args.diagnostics is not None:
         from .recording import parse_diagnostics_spec
 
-        hooks.append(parse_diagnostics_spec(args.diagnostics))
+        try:
+            hooks.append(parse_diagnostics_spec(args.diagnostics))
+        except ValueError as exc:
+            raise ValueError(f"--diagnostics {_shown(args.diagnostics)}: {exc}") from None
     if args.resume:
+        if args.overwrite:
+            raise ValueError("--resume continues a run and --overwrite starts a new one: give one of them")
         run = Search.resume(args.resume, progress=not args.quiet, device=args.device, hooks=hooks)
         if rank == 0:
-            print(f"resuming {args.resume} at epoch {run.epoch + 1}/{run.config.epochs}", file=sys.stderr)
+            print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        config = make_config(args.method, args.space, args.scale, dataset=args.dataset, epochs=args.epochs,
+        config = _with_flag_names(make_config, args.method, args.space, args.scale, dataset=args.dataset, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr, seed=args.seed,
                              device=args.device, data_dir=args.data_dir, C=args.C, layers=args.layers,
                              cells_per_stage=args.cells_per_stage, update=args.update, op_weights=args.op_weights,
@@ -229,7 +321,8 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
                              aux_skip_beta0=args.beta0, aux_skip_kind=args.aux_skip_kind,
                              aux_skip_decay_epochs=args.aux_skip_decay_epochs, skip_noise=args.skip_noise,
                              skip_noise_std=args.skip_noise_std, t_sp=args.t_sp, t_sm=args.t_sm, p_low=args.p_low,
-                             p_up=args.p_up, p_warmup_epochs=args.p_warmup_epochs)
+                             p_up=args.p_up, p_warmup_epochs=args.p_warmup_epochs, t_warmup=args.t_warmup,
+                             skip_noise_decay_epochs=args.skip_noise_decay_epochs, protocol=args.protocol)
         changes: dict = {}  # switches that need the preset's values first
         if args.zero_one is not None:
             changes["zero_one_loss"] = None if args.zero_one == "none" else args.zero_one
@@ -239,8 +332,8 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
             changes["derive_options"] = {**changes.get("derive_options", config.derive_options),
                                          "max_skip": args.max_skip}
         if changes:
-            config = dataclasses.replace(config, **changes)
-        run = Search(config, args.out, progress=not args.quiet, hooks=hooks)
+            config = _with_flag_names(dataclasses.replace, config, **changes)
+        run = Search(config, args.out, progress=not args.quiet, hooks=hooks, overwrite=args.overwrite)
     result = run.run()
     if rank == 0:  # in a torchrun launch, every rank computed the same result
         print(json.dumps({"genotype": result.genotype, **result.metrics}, indent=2))
@@ -249,16 +342,53 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
     return 0
 
 
+_FLAGS = {"lr": "--lr", "arch_lr": "--arch-lr", "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
+          "C": "--C", "layers": "--layers", "cells_per_stage": "--cells-per-stage", "arch_init": "--arch-init",
+          "w01": "--w01", "aux_skip_beta0": "--beta0", "skip_noise_std": "--skip-noise-std", "skip_noise": "--skip-noise",
+          "t_sp": "--t-sp", "t_sm": "--t-sm", "p_low": "--p-low", "p_up": "--p-up", "p_warmup_epochs": "--p-warmup-epochs",
+          "derive_options": "--derive/--max-skip", "derive": "--derive", "op_weights": "--op-weights",
+          "update": "--update", "zero_one_loss": "--zero-one", "aux_skip": "--aux-skip"}
+
+
+def _with_flag_names(build: Any, *args: Any, **kwargs: Any) -> Any:
+    """``build(*args, **kwargs)``, with a config ValueError's leading field named as its flag."""
+    try:
+        return build(*args, **kwargs)
+    except ValueError as exc:
+        message = str(exc)
+        field = message.split(" ", 1)[0]
+        if field in _FLAGS:
+            message = f"{_FLAGS[field]}: {message}"
+        raise ValueError(message) from None
+
+
+def _resume_line(path: str, epoch: int, epochs: int) -> str:
+    if epoch >= epochs:
+        return f"{path} is complete ({epoch}/{epochs} epochs): rewriting its history and result"
+    return f"resuming {path} at epoch {epoch + 1}/{epochs}"
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from .train import Training, make_train_config
 
     if args.resume:
+        if args.overwrite:
+            raise ValueError("--resume continues a run and --overwrite starts a new one: give one of them")
         run = Training.resume(args.resume, progress=not args.quiet, device=args.device)
+        print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        config = make_train_config(args.genotype, args.scale, dataset=args.dataset, epochs=args.epochs,
-                                   batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                                   data_dir=args.data_dir, C=args.C, layers=args.layers)
-        run = Training(config, args.out, progress=not args.quiet)
+        from .genotype import parse_genotype
+        from .nb201 import parse_nb201_arch
+
+        try:
+            (parse_nb201_arch if _is_nb201(args.genotype) else parse_genotype)(args.genotype.strip())
+        except ValueError as exc:
+            raise ValueError(f"--genotype: {exc}") from None
+        config = _with_flag_names(make_train_config, args.genotype, args.scale, dataset=args.dataset,
+                                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                  device=args.device, data_dir=args.data_dir, C=args.C, layers=args.layers,
+                                  drop_path_mode=args.drop_path_mode)
+        run = Training(config, args.out, progress=not args.quiet, overwrite=args.overwrite)
     result = run.run()
     print(json.dumps(result, indent=2))
     return 0
@@ -280,6 +410,9 @@ def _run_plot(args: argparse.Namespace) -> int:
             runs.append(load_run(path, labels[i] if labels else None))
         except FileNotFoundError as exc:
             raise ValueError(str(exc)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise ValueError(f"{path}: history.jsonl or result.json is corrupt ({detail})") from None
         if not runs[-1].history:
             raise ValueError(f"{path} has an empty history: nothing to plot")
     if len(runs) == 1 or not args.no_per_run:
@@ -320,22 +453,31 @@ def _run_sweep(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             overrides[key] = text
     gpus = _split(args.gpus, "gpus") if args.gpus is not None else None
+    from .sweep import plan
+
+    methods, spaces = _split(args.methods, "methods"), _split(args.spaces, "spaces")
     try:
-        table = run_sweep(args.out, _split(args.methods, "methods"), _split(args.spaces, "spaces"), seeds,
-                          args.scale, overrides, jobs=args.jobs, gpus=gpus,
-                          echo=lambda line: print(line, file=sys.stderr, flush=True))
+        plan(methods, spaces, seeds, args.scale, overrides)  # bad --set values stop here, before any run
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(f"--set: {message}" if message.startswith("invalid override") else message) from None
+    try:
+        table = run_sweep(args.out, methods, spaces, seeds, args.scale, overrides, jobs=args.jobs, gpus=gpus,
+                          echo=lambda line: print(line, file=sys.stderr, flush=True), batch_seeds=args.batch_seeds)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     print(table.drop(columns=["genotype", "reason"]).to_string(index=False))
     print(f"wrote {Path(args.out) / 'results.csv'} and results.md", file=sys.stderr)
-    failed = (table["status"] != "finished") & (table["status"] != "refused")
-    return 1 if failed.any() else 0
+    if table["status"].isin(["failed", "not started"]).any():
+        return 1
+    return 130 if (table["status"] == "interrupted").any() else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .checkpoint import CheckpointError
-    from .data import DatasetNotFoundError
+    from .checkpoint import CheckpointError, WriteError
+    from .data import DataFileError, DatasetNotFoundError
+    from .rundir import RunDirectoryBusy
     from .search import SearchDiverged, SearchInterrupted
 
     parser = build_parser()
@@ -349,12 +491,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if exc.checkpoint else ""
         print(f"interrupted{where}", file=sys.stderr)
         return 130
-    except (DatasetNotFoundError, CheckpointError, SearchDiverged) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DatasetNotFoundError, DataFileError, CheckpointError, SearchDiverged, WriteError, RunDirectoryBusy) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except ValueError as exc:
-        parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
+        parser.exit(2, f"{parser.prog} {args.command}: error: {_one_line(exc)}\n")
+    except OSError as exc:  # e.g. a data folder that cannot be read
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc``; a multi-line one (missing data: where to get it) is kept whole."""
+    return str(exc) if not isinstance(exc, OSError) or exc.filename is None else (
+        f"{exc.filename}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 
 __all__ = [
     "ImageData", "load_dataset", "split_train_valid", "BatchIterator", "PersistentStream",
-    "DatasetNotFoundError", "DATASETS", "SPLITS", "data_root", "channel_stats", "pass_generator",
+    "DatasetNotFoundError", "DataFileError", "DATASETS", "SPLITS", "data_root", "channel_stats", "pass_generator",
     "random_crop", "cutout",
 ]
 
@@ -325,24 +325,114 @@ def _resize(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
     return torch.cat(out)
 
 
+class DataFileError(ValueError):
+    """A dataset file is unreadable, corrupt or not in the expected format; the message names the file."""
+
+
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    """The only globals a CIFAR / downsampled-ImageNet pickle needs: numpy array and scalar
+    reconstruction and dtypes (under numpy 1's and numpy 2's module names), plus the builtin containers
+    and ``_codecs.encode`` (how Python 3 writes bytes at protocol 2)."""
+    import codecs
+
+    try:
+        from numpy._core import multiarray, numeric
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], Any] = {}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = multiarray._reconstruct
+        allowed[(module, "scalar")] = multiarray.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):
+        allowed[(module, "_frombuffer")] = numeric._frombuffer
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    for name in ("list", "dict", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float",
+                 "complex", "bool"):
+        allowed[("builtins", name)] = allowed[("__builtin__", name)] = getattr(__import__("builtins"), name)
+    allowed[("_codecs", "encode")] = codecs.encode
+    # numpy dtype classes (numpy >= 1.25 pickles dtypes as numpy.dtypes.UInt8DType etc. at protocol 5)
+    for name in dir(getattr(np, "dtypes", None) or object()):
+        if name.endswith("DType"):
+            allowed[("numpy.dtypes", name)] = getattr(np.dtypes, name)
+    return allowed
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :func:`_numpy_globals`: a ``__reduce__`` payload cannot run code."""
+
+    _allowed: dict[tuple[str, str], Any] | None = None
+
+    def find_class(self, module: str, name: str) -> Any:
+        if _DataUnpickler._allowed is None:
+            _DataUnpickler._allowed = _numpy_globals()
+        try:
+            return _DataUnpickler._allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a dataset file holds only numpy "
+                                         f"arrays, numbers, strings, lists and dicts") from None
+
+
 def _read_pickle(path: Path) -> dict[str, Any]:
     """A python-pickled dict (as CIFAR / downsampled ImageNet ship them), with ``str`` keys.
 
-    Only load files from trusted sources: unpickling can run code.
+    Unpickled with :class:`_DataUnpickler`, which refuses every global but numpy's array reconstruction,
+    dtypes and builtin containers, so a file from an untrusted mirror cannot run code. Raises
+    :class:`DataFileError` naming the file.
     """
-    with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            entry = _DataUnpickler(f, encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        raise DataFileError(f"{path}: not a valid dataset pickle ({exc})") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
+            UnicodeDecodeError, OverflowError) as exc:
+        raise DataFileError(f"{path}: truncated or corrupt pickle ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(entry, dict):
-        raise ValueError(f"{path} does not hold a pickled dict (got {type(entry).__name__})")
+        raise DataFileError(f"{path} does not hold a pickled dict (got {type(entry).__name__})")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+
+
+def _entry(entry: dict[str, Any], key: str, path: Path) -> Any:
+    if key not in entry:
+        raise DataFileError(f"{path}: expected a key {key!r}, found {', '.join(map(repr, sorted(entry))) or 'none'}")
+    return entry[key]
+
+
+def _uint8_images(array: Any, path: Path, what: str) -> np.ndarray:
+    """``array`` as uint8, refusing floats and out-of-range integers (a cast would wrap them silently)."""
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind not in "iu" or array.dtype == np.bool_:
+        raise DataFileError(f"{path}: {what} must hold uint8 pixel values 0..255, got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() > 255):
+        raise DataFileError(f"{path}: {what} has values outside 0..255 ([{array.min()}, {array.max()}])")
+    return array.astype(np.uint8)
+
+
+def _labels(values: Any, path: Path, key: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise DataFileError(f"{path}: {key!r} must hold integer labels, got dtype {array.dtype}")
+    return array.astype(np.int64).reshape(-1)
 
 
 def _planar_images(data: Any, side: int, path: Path) -> np.ndarray:
     """``(n, 3 * side * side)`` rows of R, G, B planes -> ``(n, 3, side, side)`` uint8."""
     array = np.asarray(data)
     if array.ndim != 2 or array.shape[1] != 3 * side * side:
-        raise ValueError(f"{path}: expected 'data' of shape (n, {3 * side * side}), got {array.shape}")
-    return np.ascontiguousarray(array.astype(np.uint8, copy=False).reshape(-1, 3, side, side))
+        raise DataFileError(f"{path}: expected 'data' of shape (n, {3 * side * side}), got {array.shape}")
+    return np.ascontiguousarray(_uint8_images(array, path, "'data'").reshape(-1, 3, side, side))
+
+
+def _check_count(images: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    if len(images) != len(labels):
+        raise DataFileError(f"{path}: {len(images)} images but {len(labels)} labels")
 
 
 def _load_cifar(folder: Path, files: Sequence[str], label_key: str, num_classes: int,
@@ -350,11 +440,14 @@ def _load_cifar(folder: Path, files: Sequence[str], label_key: str, num_classes:
     """Concatenate CIFAR pickle batches: ``'data'`` (n, 3072) uint8, labels under ``label_key``."""
     images, labels = [], []
     for file in files:
-        entry = _read_pickle(folder / file)
-        if "data" not in entry or label_key not in entry:
-            raise ValueError(f"{folder / file}: expected keys 'data' and {label_key!r}, got {sorted(entry)}")
-        images.append(_planar_images(entry["data"], 32, folder / file))
-        labels.append(np.asarray(entry[label_key], dtype=np.int64).reshape(-1))
+        path = folder / file
+        entry = _read_pickle(path)
+        images.append(_planar_images(_entry(entry, "data", path), 32, path))
+        labels.append(_labels(_entry(entry, label_key, path), path, label_key))
+        _check_count(images[-1], labels[-1], path)
+        if len(labels[-1]) and (labels[-1].min() < 0 or labels[-1].max() >= num_classes):
+            raise DataFileError(f"{path}: labels must lie in [0, {num_classes}), got "
+                                f"[{labels[-1].min()}, {labels[-1].max()}]")
     return ImageData(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)),
                      num_classes, *stats, name)
 
@@ -362,13 +455,21 @@ def _load_cifar(folder: Path, files: Sequence[str], label_key: str, num_classes:
 def _load_svhn(path: Path) -> ImageData:
     """SVHN format 2: ``X`` (32, 32, 3, N) uint8 and ``y`` (N, 1) with 10 standing for digit 0."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
-    mat = loadmat(str(path))
-    x, y = mat["X"], mat["y"].astype(np.int64).reshape(-1)
+    try:
+        mat = loadmat(str(path))
+    except (MatReadError, ValueError, TypeError, OSError, KeyError, IndexError, EOFError, NotImplementedError) as exc:
+        raise DataFileError(f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    x, y = np.asarray(_entry(mat, "X", path)), _labels(_entry(mat, "y", path), path, "y")
     if x.ndim != 4 or x.shape[2] != 3 or x.shape[3] != len(y):
-        raise ValueError(f"{path}: expected X of shape (H, W, 3, {len(y)}), got {x.shape}")
+        raise DataFileError(f"{path}: expected X of shape (H, W, 3, {len(y)}), got {x.shape}")
+    x = _uint8_images(x, path, "X")
+    if len(y) and (y.min() < 1 or y.max() > 10):
+        raise DataFileError(f"{path}: labels y must lie in 1..10 (10 stands for 0), got [{y.min()}, {y.max()}]")
     y[y == 10] = 0
-    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)).astype(np.uint8, copy=False))
+    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)))
     return ImageData(torch.from_numpy(images), torch.from_numpy(y), 10, *_SVHN_STATS, "svhn")
 
 
@@ -379,10 +480,13 @@ def _load_imagenet16(folder: Path, files: Sequence[str], num_classes: int, name:
     """
     images, labels = [], []
     for file in files:
-        entry = _read_pickle(folder / file)
-        y = np.asarray(entry["labels"], dtype=np.int64).reshape(-1)
+        path = folder / file
+        entry = _read_pickle(path)
+        y = _labels(_entry(entry, "labels", path), path, "labels")
+        data = _planar_images(_entry(entry, "data", path), 16, path)
+        _check_count(data, y, path)
         keep = (y >= 1) & (y <= num_classes)
-        images.append(_planar_images(entry["data"], 16, folder / file)[keep])
+        images.append(data[keep])
         labels.append(y[keep] - 1)
     return ImageData(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)),
                      num_classes, *_IMAGENET16_STATS, name)

@@ -314,8 +314,10 @@ def _check_edge(field: str, k: int, edge: object, arity: int, where: Callable[[s
 def _check_concat(field: str, concat: object, last_node: int, where: Callable[[str, int | None], str]) -> None:
     if not isinstance(concat, (list, tuple, range)):
         raise ValueError(f"{field} must be a list or range of node indices, got {concat!r}{where(field, None)}")
-    if len(concat) > _MAX_NODE:
-        raise ValueError(f"{field} lists {len(concat)} nodes; at most {_MAX_NODE}{where(field, None)}")
+    size = concat.__len__() if not isinstance(concat, range) else max(  # len() of range(2, 10**30) overflows
+        0, -(-(concat.stop - concat.start) // concat.step))
+    if size > _MAX_NODE:
+        raise ValueError(f"{field} lists {size} nodes; at most {_MAX_NODE}{where(field, None)}")
     nodes = list(concat)
     if not nodes:
         raise ValueError(f"{field} is empty: a cell must output at least one node{where(field, None)}")

@@ -22,12 +22,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
+from .checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
+                         write_json_atomic, write_text_atomic)
 from .config import SearchConfig
 from .data import BatchIterator, load_dataset, split_train_valid
 from .derive import derive
 from .distributed import GradientSync, current as current_group
 from .methods import build_hooks, prepare_supernet
+from .rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
 from .steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
 from .supernet import Supernet, build_supernet
 
@@ -90,13 +92,30 @@ class SearchHook:
         pass
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+"""Device types a search or training runs on."""
+
+
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
+    """``"auto"`` -> CUDA when available, else CPU; otherwise ``cpu``, ``cuda``, ``cuda:N`` or ``mps``,
+    checked to exist here (ValueError naming ``--device`` otherwise)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"--device {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type not in DEVICE_TYPES:
+        raise ValueError(f"--device {device!r}: a search cannot run on {resolved.type!r} devices; use auto, cpu, "
+                         f"cuda or cuda:N")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device!r} asked for, but CUDA is not available here; use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"--device {device!r} asked for, but MPS is not available here; use --device cpu")
+    return resolved
 
 
 @torch.no_grad()
@@ -132,12 +151,22 @@ class SearchResult:
 
 
 class Search:
-    """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue."""
+    """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue.
+
+    ``out_dir`` is owned by one run (:mod:`dartslib.rundir`): a directory that already holds a run is
+    refused unless ``overwrite=True`` (its run files are deleted when :meth:`run` starts), and
+    :meth:`run` holds ``out_dir/.lock`` throughout, so a second process on the same directory stops.
+    """
 
     def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
-                 hooks: list[SearchHook] | None = None) -> None:
+                 hooks: list[SearchHook] | None = None, overwrite: bool = False, *, _resuming: bool = False) -> None:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.overwrite = overwrite
+        self._resumed = _resuming
+        self._owns_dir = False  # set once run() has checked (and, with overwrite, cleared) the directory
+        if self.out_dir is not None and not _resuming:
+            check_new_run_dir(self.out_dir, overwrite)  # before loading data: fail in seconds, not minutes
         self.progress = progress
         self.dist = current_group()  # one process unless torch.distributed is initialised (torchrun)
         self.device = self.dist.device(resolve_device(config.device))
@@ -151,6 +180,11 @@ class Search:
             train_data, held_out = full, load_dataset(config.dataset, "test", root=config.data_dir,
                                                       image_size=config.image_size)
             self.eval_split = "test"
+        elif config.protocol == "nb201" and config.dataset in ("cifar100", "imagenet16-120"):
+            # NAS-Bench-201's search split: weights on the whole training set, alphas on half the test set
+            test = load_dataset(config.dataset, "test", root=config.data_dir, image_size=config.image_size)
+            train_data, held_out = full, split_train_valid(test, 0.5, seed=0)[1]
+            self.eval_split = "valid"
         else:
             train_data, held_out = split_train_valid(full, config.train_portion)
             self.eval_split = "valid"
@@ -175,13 +209,10 @@ class Search:
         self.grad_sync = GradientSync(self.model, self.dist)  # with several ranks: global-batch gradients
         self.dist.seed_rank_stream(config.seed)  # noise ops: independent noise per rank's shard
         self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
-        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr,
-                                                momentum=config.momentum, weight_decay=config.weight_decay)
+        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr, momentum=config.momentum,
+                                                weight_decay=config.weight_decay, nesterov=config.nesterov)
         self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
                                                betas=config.arch_betas, weight_decay=config.arch_weight_decay)
-        eta_min = config.lr_min if config.lr_schedule == "cosine" else config.lr
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(config.epochs, 1),
-                                                                    eta_min=eta_min)
         self.epoch = 0            # epochs completed
         self.step = 0             # steps completed in the current epoch (non-zero only after an interrupt)
         self.partial: dict[str, torch.Tensor] = {}
@@ -189,6 +220,11 @@ class Search:
         self.steps_per_epoch = len(self.train_batches)
         if config.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
+        self.per_step_schedule = config.lr_schedule == "cosine-step"  # stepped every iteration (NAS-Bench-201)
+        eta_min = config.lr if config.lr_schedule == "constant" else config.lr_min
+        horizon = config.epochs * (self.steps_per_epoch if self.per_step_schedule else 1)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(horizon, 1),
+                                                                    eta_min=eta_min)
 
     # ----------------------------------------------------------------------------------------- the loop
     def run_epoch(self, bar: Any = None) -> dict[str, float]:
@@ -213,12 +249,17 @@ class Search:
                                                  cfg.grad_clip, arch_terms)
             else:
                 x_arch, y_arch = self.dist.shard(*next(self.arch_stream))
+                if cfg.step_order == "weights-first":  # NAS-Bench-201's order
+                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
                 if cfg.update == "bilevel-2nd":
                     arch_step_second_order(model, x, y, x_arch, y_arch, self.weight_optimizer,
                                            self.arch_optimizer, lr, arch_terms)
                 else:
                     arch_step_first_order(model, x_arch, y_arch, self.arch_optimizer, arch_terms)
-                loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+                if cfg.step_order == "arch-first":  # DARTS' order
+                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+            if self.per_step_schedule:
+                self.scheduler.step()
             self.dist.average_buffers(model)  # BN running statistics: the mean over the ranks' shards
             self.partial["loss"] += loss * len(y)
             self.partial["correct"] += (logits.argmax(1) == y).sum()
@@ -238,6 +279,7 @@ class Search:
         from tqdm.auto import tqdm
 
         cfg = self.config
+        lock = self._take_directory()
         total = cfg.epochs * self.steps_per_epoch
         done = self.epoch * self.steps_per_epoch + self.step
         bar = tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
@@ -249,12 +291,15 @@ class Search:
                 with self.grad_sync:
                     stats = self.run_epoch(bar)
                 if not math.isfinite(stats["train_loss"]):
+                    checkpoint = self.out_dir / "checkpoint.pt" if self.out_dir else None
                     raise SearchDiverged(
                         f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
-                        + (f"the last good checkpoint is {self.out_dir / 'checkpoint.pt'}" if self.out_dir
-                           else "no checkpoint (no output directory)")
+                        + (f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file()
+                           else "no checkpoint was written (it diverged before the first epoch ended)"
+                           if checkpoint else "no checkpoint (no output directory)")
                         + ". Try a smaller --lr or --arch-lr.")
-                self.scheduler.step()
+                if not self.per_step_schedule:
+                    self.scheduler.step()
                 self.epoch, self.step = self.epoch + 1, 0
                 self.history.append(self._epoch_record(stats, time.perf_counter() - started))
                 bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
@@ -262,14 +307,48 @@ class Search:
                 self.save()
                 if self.dist.any(self._stop_requested) and self.epoch < cfg.epochs:
                     raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir else None)
+            result = self.result()
+            if self.out_dir is not None and self.dist.rank == 0:
+                if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
+                    self._write_history()
+                write_json_atomic(self.out_dir / "result.json", result.to_json())
         finally:
             bar.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
-        result = self.result()
-        if self.out_dir is not None and self.dist.rank == 0:
-            write_json_atomic(self.out_dir / "result.json", result.to_json())
+            if lock is not None:
+                lock.release()
         return result
+
+    def _take_directory(self) -> RunLock | None:
+        """Before the first step: lock ``out_dir`` (rank 0; this also proves it writable), check again under
+        the lock that a new run finds no other run there (``overwrite``: delete its files), remove
+        temporaries of killed saves, and on resume rewrite ``history.jsonl`` from the checkpoint."""
+        if self.out_dir is None:
+            return None
+        lock, error = None, None
+        if self.dist.rank == 0:
+            try:
+                lock = RunLock(self.out_dir).acquire()
+                if not self._owns_dir and not self._resumed:
+                    check_new_run_dir(self.out_dir, self.overwrite)
+                    if self.overwrite:
+                        clear_run_files(self.out_dir)
+                remove_stale_temporaries(self.out_dir)
+                if self._resumed:
+                    self._write_history()  # the checkpoint is the record: history.jsonl follows it
+            except (RunDirectoryError, OSError) as exc:
+                error = exc
+                if lock is not None:
+                    lock.release()
+        if self.dist.any(error is not None):
+            raise error if error is not None else RunDirectoryError(
+                f"rank 0 could not take the output directory {self.out_dir}")
+        self._owns_dir = True
+        return lock
+
+    def _write_history(self) -> None:
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
 
     # ------------------------------------------------------------------------------------ bookkeeping
     def request_stop(self) -> None:
@@ -297,10 +376,13 @@ class Search:
         with torch.no_grad():
             return {ct: w.cpu().tolist() for ct, w in self.model.op_weights().items()}
 
-    def _epoch_record(self, stats: dict[str, float], seconds: float) -> dict[str, Any]:
+    def _epoch_record(self, stats: dict[str, float], seconds: float,
+                      evaluation: tuple[float, float] | None = None) -> dict[str, Any]:
+        """The history record of the epoch just finished; ``evaluation`` = ``(loss, acc)`` on the held-out
+        split when the caller measured it already (:mod:`dartslib.batched` evaluates all seeds in one pass)."""
         for hook in self.hooks:
             hook.eval_mode(self.model)
-        loss, acc = evaluate(self.model, iter(self.held_out.epoch(0)))
+        loss, acc = evaluation if evaluation is not None else evaluate(self.model, iter(self.held_out.epoch(0)))
         record: dict[str, Any] = {"epoch": self.epoch, **stats, f"{self.eval_split}_loss": loss,
                                   f"{self.eval_split}_acc": acc, "seconds": seconds,
                                   "op_weights": self.arch_weights(),
@@ -336,6 +418,14 @@ class Search:
                 "hooks": [hook.state_dict() for hook in self.hooks]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; the history keeps only the records up to the checkpoint's epoch
+        (one consistent history). Raises ValueError when the state does not fit this search."""
+        epoch = state["epoch"]
+        history = [h for h in state["history"] if isinstance(h, dict) and h.get("epoch", 0) <= epoch]
+        if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
+            raise ValueError(f"its history has epochs {[h.get('epoch') for h in state['history']]}, which do not "
+                             f"lead up to the checkpoint's epoch {epoch}")
+        state = {**state, "history": history}
         self.model.load_state_dict(state["model"])
         self.weight_optimizer.load_state_dict(state["weight_optimizer"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
@@ -365,7 +455,7 @@ class Search:
         if self.dist.rank == 0:  # only rank 0 writes (all ranks hold the same state)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_checkpoint(state, path)
-            write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+            self._write_history()
         self.dist.barrier()  # the other ranks read a checkpoint only once it is complete
         return path
 
@@ -378,14 +468,30 @@ class Search:
         path = Path(path)
         checkpoint = path / "checkpoint.pt" if path.is_dir() else path
         state = load_checkpoint(checkpoint)
-        config = SearchConfig.from_dict({**state["config"], **config_changes})
-        search = cls(config, checkpoint.parent, progress, hooks)
-        search.load_state_dict(state)
+        check_format(state, checkpoint, "search", required=_SEARCH_STATE_KEYS)
+        try:
+            if not isinstance(state["config"], dict):
+                raise ValueError(f"'config' is a {type(state['config']).__name__}, not a dict")
+            config = SearchConfig.from_dict({**state["config"], **config_changes})
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{checkpoint}: its config is not a valid search config ({exc})") from None
+        search = cls(config, checkpoint.parent, progress, hooks, _resuming=True)
+        try:
+            search.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit the search it describes "
+                                  f"(space {config.space!r}, C={config.C}): {first}") from None
         return search
 
 
+_SEARCH_STATE_KEYS = ("config", "epoch", "step", "partial", "model", "weight_optimizer", "arch_optimizer",
+                      "scheduler", "arch_stream", "rng", "history", "hooks")
+
+
 def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
-           hooks: list[SearchHook] | None = None) -> SearchResult:
+           hooks: list[SearchHook] | None = None, overwrite: bool = False) -> SearchResult:
     """Run a whole search; with ``out_dir``, write checkpoints, ``history.jsonl`` and ``result.json`` there.
-    ``hooks`` are added after the method's own (e.g. diagnostics recorders)."""
-    return Search(config, out_dir, progress, hooks).run()
+    ``hooks`` are added after the method's own (e.g. diagnostics recorders). A directory that already
+    holds a run is refused unless ``overwrite=True`` (start over: its run files are deleted)."""
+    return Search(config, out_dir, progress, hooks, overwrite).run()

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +79,30 @@ def plan(methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int], sc
     for method in methods:
         for space in spaces:
             for seed in seeds:
-                try:
-                    config = make_config(method, space, scale, **{**(overrides or {}), "seed": seed})
-                    runs.append(PlannedRun(method, space, seed, config))
+                try:  # without the overrides: does the method run on this space at all?
+                    make_config(method, space, scale, seed=seed)
                 except ValueError as exc:
                     runs.append(PlannedRun(method, space, seed, None, str(exc)))
+                    continue
+                try:
+                    config = make_config(method, space, scale, **{**(overrides or {}), "seed": seed})
+                except (ValueError, TypeError) as exc:  # a bad override stops the whole sweep, up front
+                    raise ValueError(f"invalid override for {method} on {space}: {exc}") from None
+                runs.append(PlannedRun(method, space, seed, config))
     return runs
+
+
+FAILED = "failed.json"
+"""Written into a run directory by the sweep when its process fails (exit status and last log line);
+removed when the run is started again."""
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def _status(run_dir: Path) -> str:
@@ -109,10 +129,13 @@ def _prepare(run: PlannedRun, run_dir: Path) -> None:
 
 def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int],
               scale: str = "toy", overrides: dict[str, Any] | None = None, jobs: int = 1,
-              gpus: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> pd.DataFrame:
+              gpus: Sequence[str] | None = None, echo: Callable[[str], None] = print,
+              batch_seeds: bool = False) -> pd.DataFrame:
     """Run the grid, ``jobs`` processes at a time (or one per GPU in ``gpus``), skipping finished runs and
     resuming interrupted ones; write ``results.csv``/``results.md`` and return :func:`collect`'s table.
-    A KeyboardInterrupt waits for the running searches to save (they get the same Ctrl-C) and re-raises."""
+    A KeyboardInterrupt waits for the running searches to save (they get the same Ctrl-C) and re-raises.
+    ``batch_seeds``: the seeds of each (method, space) run in one process as one batched search
+    (:mod:`dartslib.batched`; the group's log is in its first run's directory)."""
     out = Path(out)
     runs = plan(methods, spaces, seeds, scale, overrides)
     slots = [str(g) for g in gpus] if gpus else [None] * max(1, jobs)
@@ -136,6 +159,10 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
         else:
             pending.append((run, "resume" if status == "interrupted" else "start"))
 
+    if batch_seeds:
+        from .batched import group_seeds
+
+        pending = group_seeds(pending, out, echo, parts=len(slots))
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // len(slots))))
     running: dict[int, tuple[subprocess.Popen, PlannedRun, Any]] = {}
@@ -149,19 +176,28 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
                     child_env = dict(env)
                     if slots[slot] is not None:
                         child_env["CUDA_VISIBLE_DEVICES"] = slots[slot]
+                    (out / run.name / FAILED).unlink(missing_ok=True)
+                    child_env[_PARENT_ENV] = str(os.getpid())  # the child stops (and saves) if we die
                     log = open(out / run.name / "log.txt", "a")
-                    process = subprocess.Popen([sys.executable, "-m", "dartslib.sweep", str(out / run.name)],
+                    dirs = [str(out / m.name) for m in getattr(run, "members", [run])]  # several: batched
+                    process = subprocess.Popen([sys.executable, "-m", getattr(run, "child_module", "dartslib.sweep"),
+                                                *dirs],
                                                stdout=log, stderr=subprocess.STDOUT, env=child_env)
                     running[slot] = (process, run, log)
             for slot, (process, run, log) in list(running.items()):
                 if process.poll() is not None:
                     log.close()
                     del running[slot]
-                    if process.returncode == 0:
+                    rc = process.returncode
+                    if rc == 0:
                         echo(f"done     {run.name}")
+                    elif rc in (130, -signal.SIGINT):  # Ctrl-C / SIGINT: state saved, resumable
+                        echo(f"interrupted {run.name} (state saved; run the sweep again to resume)")
                     else:
                         failed.append(run.name)
-                        echo(f"failed   {run.name} (exit {process.returncode}); see {out / run.name / 'log.txt'}")
+                        reason = _last_line(out / run.name / "log.txt")
+                        write_json_atomic(out / run.name / FAILED, {"returncode": rc, "reason": reason})
+                        echo(f"failed   {run.name} (exit {rc}: {reason}); see {out / run.name / 'log.txt'}")
             time.sleep(0.1)
     except KeyboardInterrupt:
         for process, run, log in running.values():
@@ -176,7 +212,8 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
 
 def collect(path: str | Path) -> pd.DataFrame:
     """The table of a sweep directory: one row per (method, space, seed), columns :data:`COLUMNS`.
-    ``status``: finished, interrupted (checkpoint, no result), not started, or refused (with ``reason``)."""
+    ``status``: finished, failed (its process failed; ``reason``: the last line of its log), interrupted
+    (checkpoint, no result), not started, or refused (with ``reason``)."""
     from .diagnostics import num_parametric, skip_count
 
     path = Path(path)
@@ -199,6 +236,14 @@ def collect(path: str | Path) -> pd.DataFrame:
                        eval_split=split, seconds=metrics.get("seconds"), epochs=metrics.get("epochs"))
         elif known.get(name, {}).get("reason"):
             row.update(status="refused", reason=known[name]["reason"])
+        elif (run_dir / FAILED).is_file():
+            try:
+                reason = json.loads((run_dir / FAILED).read_text()).get("reason")
+            except (OSError, ValueError, AttributeError):
+                reason = None
+            history = run_dir / "history.jsonl"
+            row.update(status="failed", reason=reason or _last_line(run_dir / "log.txt"),
+                       epochs=len(history.read_text().splitlines()) if history.is_file() else 0)
         elif (run_dir / "checkpoint.pt").is_file():
             history = (run_dir / "history.jsonl")
             row.update(status="interrupted",
@@ -225,22 +270,65 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_PARENT_ENV = "DARTSLIB_SWEEP_PARENT"
+
+
+def _die_with_parent() -> None:
+    """In a sweep's child: get SIGINT when the sweep process dies (even by ``kill -9``), so the search
+    saves after its current step and exits instead of running on, orphaned. Linux:
+    ``prctl(PR_SET_PDEATHSIG, SIGINT)``; elsewhere a thread that watches the parent process id."""
+    parent = os.environ.get(_PARENT_ENV)
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            armed = ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # it died before we could ask
+        os.kill(os.getpid(), signal.SIGINT)
+        return
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
+
+
 def _run_one(run_dir: Path) -> int:
-    """The child process of a sweep: start or resume the search in ``run_dir``."""
+    """The child process of a sweep: start or resume the search in ``run_dir``. Exit 0 when finished,
+    130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
+    import traceback
+
     from .search import Search, SearchInterrupted
 
-    if (run_dir / "checkpoint.pt").is_file():
-        search = Search.resume(run_dir, progress=False)
-        print(f"resuming at epoch {search.epoch + 1}, step {search.step}", flush=True)
-    else:
-        spec = json.loads((run_dir / "spec.json").read_text())
-        search = Search(SearchConfig.from_dict(spec["config"]), run_dir, progress=False)
-        print("starting", flush=True)
     try:
+        _die_with_parent()
+        if (run_dir / "checkpoint.pt").is_file():
+            search = Search.resume(run_dir, progress=False)
+            print(f"resuming at epoch {search.epoch + 1}, step {search.step}", flush=True)
+        else:
+            spec = json.loads((run_dir / "spec.json").read_text())
+            search = Search(SearchConfig.from_dict(spec["config"]), run_dir, progress=False)
+            print("starting", flush=True)
         result = search.run()
     except SearchInterrupted as exc:
         print(f"interrupted: {exc}", flush=True)
         return 130
+    except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
+        print("interrupted before the first step", flush=True)
+        return 130
+    except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
+        traceback.print_exc(file=sys.stdout)
+        print(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+              flush=True)
+        return 1
     print(json.dumps({"genotype": result.genotype, **result.metrics}), flush=True)
     return 0
 

@@ -20,15 +20,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
+from .checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
+                         write_json_atomic, write_text_atomic)
 from .config import SCALES
 from .counting import count_parameters
 from .data import BatchIterator, load_dataset
 from .nb201 import build_nb201_network
+from .rundir import RunLock, check_new_run_dir, clear_run_files
 from .networks import build_network
 from .search import SearchDiverged, SearchInterrupted, evaluate, resolve_device
 
-__all__ = ["TrainConfig", "make_train_config", "Training", "train"]
+__all__ = ["TrainConfig", "make_train_config", "Training", "train", "MAX_SEED"]
+
+MAX_SEED = 2**63 - 2  # as dartslib.config.SearchConfig
+"""The largest seed: torch seeds are 64-bit and the search's validation stream uses ``seed + 1``."""
 
 
 @dataclass
@@ -48,6 +53,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     cutout: int = 16
     drop_path: float = 0.2
+    drop_path_mode: str = "auto"   # "edge" (DARTS), "node" (FairDARTS), "auto": by format (networks.py)
     auxiliary_weight: float = 0.4
     C: int = 36
     layers: int = 20
@@ -70,6 +76,17 @@ class TrainConfig:
             if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
                 raise ValueError(f"{name} must be a {'non-negative' if name == 'epochs' else 'positive'} "
                                  f"integer, got {value!r}")
+        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip", "drop_path", "auxiliary_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3.4e38:
+                raise ValueError(f"{name} must be a finite non-negative number (float32: at most 3.4e38), "
+                                 f"got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.drop_path_mode not in ("auto", "edge", "node"):
+            raise ValueError(f"unknown drop_path_mode {self.drop_path_mode!r}; choose from: auto, edge, node")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
 
 
 def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> TrainConfig:
@@ -99,11 +116,16 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
 
 
 class Training:
-    """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``."""
+    """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``.
+    ``out_dir`` is owned as a search's is (:mod:`dartslib.rundir`; ``overwrite=True`` starts over)."""
 
-    def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True) -> None:
+    def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
+                 overwrite: bool = False, *, _resuming: bool = False) -> None:
         self.config, self.progress = config, progress
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.overwrite, self._resumed, self._owns_dir = overwrite, _resuming, False
+        if self.out_dir is not None and not _resuming:
+            check_new_run_dir(self.out_dir, overwrite)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         train_data = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
@@ -117,7 +139,8 @@ class Training:
                                                         num_classes=train_data.num_classes)
         else:
             self.model = build_network(config.genotype, C=config.C, layers=config.layers,
-                                       num_classes=train_data.num_classes, auxiliary=config.auxiliary_weight > 0)
+                                       num_classes=train_data.num_classes, auxiliary=config.auxiliary_weight > 0,
+                                       drop_path_mode=config.drop_path_mode)
         self.model.to(self.device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay, nesterov=config.nesterov)
@@ -151,9 +174,39 @@ class Training:
                 "lr": self.optimizer.param_groups[0]["lr"]}
 
     def run(self) -> dict[str, Any]:
+        """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics."""
+        cfg = self.config
+        lock = self._take_directory()
+        try:
+            return self._run(cfg)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _take_directory(self) -> RunLock | None:
+        if self.out_dir is None:
+            return None
+        lock = RunLock(self.out_dir).acquire()
+        try:
+            if not self._owns_dir and not self._resumed:
+                check_new_run_dir(self.out_dir, self.overwrite)
+                if self.overwrite:
+                    clear_run_files(self.out_dir)
+            remove_stale_temporaries(self.out_dir)
+            if self._resumed:
+                self._write_history()
+        except BaseException:
+            lock.release()
+            raise
+        self._owns_dir = True
+        return lock
+
+    def _write_history(self) -> None:
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+
+    def _run(self, cfg: TrainConfig) -> dict[str, Any]:
         from tqdm.auto import trange
 
-        cfg = self.config
         for _ in trange(self.epoch, cfg.epochs, desc="train", unit="epoch", disable=not self.progress, leave=False):
             started = time.perf_counter()
             try:
@@ -161,8 +214,10 @@ class Training:
             except KeyboardInterrupt:  # the last complete epoch is on disk already
                 raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir and self.epoch else None)
             if not math.isfinite(stats["train_loss"]):
+                kept = ("the last good checkpoint is kept" if self.out_dir and self.epoch
+                        else "no checkpoint was written")
                 raise SearchDiverged(f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
-                                     "the last good checkpoint is kept. Try a smaller --lr.")
+                                     f"{kept}. Try a smaller --lr.")
             self.scheduler.step()
             self.epoch += 1
             test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
@@ -172,6 +227,8 @@ class Training:
         result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
                   **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
         if self.out_dir is not None:
+            if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
+                self._write_history()
             write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg)})
         return result
 
@@ -185,24 +242,39 @@ class Training:
         if self.out_dir is None:
             return
         save_checkpoint(self.state_dict(), self.out_dir / "checkpoint.pt")
-        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+        self._write_history()
 
     @classmethod
     def resume(cls, path: str | Path, progress: bool = True, **config_changes: Any) -> "Training":
         path = Path(path)
         checkpoint = path / "checkpoint.pt" if path.is_dir() else path
         state = load_checkpoint(checkpoint)
-        if state["format"] != "dartslib-train-1":
-            raise ValueError(f"{checkpoint} is a {state['format']} checkpoint, not a training run's")
-        run = cls(TrainConfig(**{**state["config"], **config_changes}), checkpoint.parent, progress)
-        run.model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
-        run.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        run.epoch, run.history = state["epoch"], list(state["history"])
+        check_format(state, checkpoint, "train",
+                     required=("config", "epoch", "model", "optimizer", "scheduler", "rng", "history"))
+        try:
+            config = TrainConfig(**{**state["config"], **config_changes})
+            config.validate()
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{checkpoint}: its config is not a valid training config ({exc})") from None
+        run = cls(config, checkpoint.parent, progress, _resuming=True)
+        try:
+            epoch = state["epoch"]
+            history = [h for h in state["history"] if h.get("epoch", 0) <= epoch]
+            if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
+                raise ValueError(f"its history does not lead up to epoch {epoch}")
+            run.model.load_state_dict(state["model"])
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"]["torch"])
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit the network it describes: {first}") from None
+        run.epoch, run.history = epoch, history
         return run
 
 
-def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train ``config.genotype`` from scratch; returns the final metrics."""
-    return Training(config, out_dir, progress).run()
+def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
+          overwrite: bool = False) -> dict[str, Any]:
+    """Train ``config.genotype`` from scratch; returns the final metrics. An ``out_dir`` holding a run is
+    refused unless ``overwrite=True``."""
+    return Training(config, out_dir, progress, overwrite).run()
