@@ -8,7 +8,7 @@ side, which is what a reader of the HTML sees. Displaying an :class:`Explorer` s
 
     explorer = Explorer("w01", [0, 1, 10, 100], compute=lambda w01: run_toy(w01=w01),
                         draw=lambda ax, w01, run: ax.hist(run.gates), value_format="w01 = {:g}")
-    explorer            # the slider, then the small multiples
+    explorer            # the small multiples, then the slider
 """
 from __future__ import annotations
 
@@ -112,11 +112,13 @@ class Explorer:
         return widgets.VBox([slider, out])
 
     def _ipython_display_(self) -> None:
+        # The small multiples first: they are all a reader of the HTML book (no kernel, maybe no network for
+        # the widgets' JavaScript) can see, so they must not sit below an empty slider.
         from IPython.display import Markdown, display
-        display(self.widget())
-        display(Markdown(f"*Without a running kernel the slider above cannot redraw; here is every setting of "
-                         f"{self.knob} at once:*"))
         display(self.static_figure())
+        display(Markdown(f"*With a running kernel (Jupyter, Colab), the slider below shows one setting of "
+                         f"{self.knob} at a time, larger:*"))
+        display(self.widget())
 
     def __repr__(self) -> str:
         return f"Explorer({self.knob!r}, values={self.values})"

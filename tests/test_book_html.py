@@ -1,4 +1,4 @@
-"""The built book, as a reader's browser sees it: every page of ``_toc.yml`` opened in headless Chromium.
+r"""The built book, as a reader's browser sees it: every page of ``_toc.yml`` opened in headless Chromium.
 
 Needs ``jupyter-book build .`` first (CI builds right before the tests); without ``_build/html`` the
 tests are skipped with that reason. The browser is Debian's ``/usr/bin/chromium`` driven by Playwright
@@ -9,6 +9,17 @@ Per page: it loads, has a title and a heading, shows no error output (no traceba
 reports an error or a warning, no docutils error message), and every internal link points at a file of
 the build (and, for links into another page, at an anchor that page has). Chapter notebooks must also
 show at least one figure.
+
+As a reader sees it (offline):
+
+* math is typeset: no TeX source (``\(``, ``\[``, ``$$``) is left in the visible text, and every math
+  element holds MathJax's rendering (MathJax is served from the book's ``_static``, not a CDN);
+* a chapter opens with prose, and its first visible code is the one-line import of ``dartslib.book``, not
+  a screen of imports and helpers; no visible code cell repeats that setup;
+* no table runs out of the text column (wide ones scroll inside it);
+* no link or button points at the placeholder repository, Colab or Binder while the repository URL is a
+  placeholder, and a chapter offers its ``.ipynb`` for download;
+* where a chapter shows an explorer, its static small multiples come before the (offline: empty) widget.
 """
 from __future__ import annotations
 
@@ -19,6 +30,8 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
+import yaml
+
 from book_toc import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +40,74 @@ CHROMIUM = Path(os.environ.get("DARTSLIB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ERROR_WORDS = re.compile(r"Traceback|Error\b|Exception\b|Warning\b")
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{")
+BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure|def glue|%matplotlib|%config InlineBackend")
+REPOSITORY_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+PLACEHOLDER = "REPLACE-WITH" in REPOSITORY_URL
+
+# Text a reader sees, outside code and outside MathJax's own output (rendered elements only).
+VISIBLE_PROSE_JS = """() => {
+  const root = document.querySelector("main") || document.body;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const out = [];
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!el || el.closest("pre, code, script, style, textarea, mjx-container, .cell_input")) continue;
+    if (!el.getClientRects().length) continue;
+    out.push(walker.currentNode.textContent);
+  }
+  return out.join(" ");
+}"""
+
+# MathJax 3 typesets after the page's load event; wait for it (False: MathJax never started).
+MATHJAX_DONE_JS = """async () => {
+  if (!window.MathJax || !window.MathJax.startup || !window.MathJax.startup.promise) return false;
+  await window.MathJax.startup.promise;
+  return true;
+}"""
+
+# Tables whose visible box (their own, or that of the nearest ancestor that clips or scrolls sideways)
+# runs past the right edge of the text column.
+OVERFLOWING_TABLES_JS = """() => {
+  const column = document.querySelector("article") || document.querySelector("main");
+  const right = column.getBoundingClientRect().right + 1;
+  const bad = [];
+  for (const table of column.querySelectorAll("table")) {
+    if (!table.getClientRects().length) continue;
+    let box = table, el = table;
+    while (el && el !== column) {
+      if (["auto", "scroll", "hidden"].includes(getComputedStyle(el).overflowX)) { box = el; break; }
+      el = el.parentElement;
+    }
+    const r = box.getBoundingClientRect();
+    if (r.right > right) bad.push(`${Math.round(r.right - right)}px: ${table.innerText.slice(0, 60)}`);
+  }
+  return bad;
+}"""
+
+# The code inputs a reader sees without opening a toggle, in page order, and whether prose comes first.
+VISIBLE_CODE_JS = """() => {
+  const inputs = [...document.querySelectorAll(".cell .cell_input")].filter(e => e.getClientRects().length);
+  const para = [...document.querySelectorAll("article p, main p")].find(e => e.getClientRects().length);
+  const first = inputs[0];
+  const proseFirst = !first || (para && (para.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0);
+  return {inputs: inputs.map(e => e.innerText), proseFirst: !!proseFirst};
+}"""
+
+# For every explorer (a cell output that says "the slider below", as dartslib.explorer.Explorer does): are its
+# small multiples shown before that note and the slider (progress bars are widgets too, before any figure)?
+WIDGETS_JS = """() => {
+  const WIDGET = 'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets';
+  const before = (a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+  return [...document.querySelectorAll(".cell_output")]
+    .map(o => [o, [...o.querySelectorAll("p, em")].find(e => e.textContent.includes("the slider below"))])
+    .filter(([o, note]) => note)
+    .map(([o, note]) => {
+      const img = [...o.querySelectorAll("img")].find(i => i.getClientRects().length);
+      const widgets = [...o.querySelectorAll(WIDGET)];
+      return !!img && before(img, note) && widgets.length > 0 && before(note, widgets[widgets.length - 1]);
+    });
+}"""
 
 
 def _toc_entries() -> list[str]:
@@ -108,6 +189,43 @@ def test_page(page, entry):
     if _is_notebook_chapter(entry):
         figures = page.locator(".cell_output img, .cell_output svg, figure img, .output img").count()
         assert figures >= 1, f"{entry}: a chapter page without a single figure"
+
+    # math: typeset offline, no TeX source left in the text
+    typeset = page.evaluate(MATHJAX_DONE_JS)
+    n_math = page.locator(".math").count()
+    if n_math:
+        assert typeset, f"{entry}: {n_math} math elements but MathJax did not start (is it loaded from a CDN?)"
+        untypeset = page.locator(".math:not(:has(mjx-container))").count()
+        assert untypeset == 0, f"{entry}: {untypeset} of {n_math} math elements were not typeset"
+    prose = page.evaluate(VISIBLE_PROSE_JS)
+    raw = sorted({prose[max(0, m.start() - 30):m.end() + 30] for m in RAW_TEX.finditer(prose)})
+    assert not raw, f"{entry}: TeX source visible in the page text: {raw[:5]}"
+
+    # the chapter opens with prose; the first visible code is the one-line import of the book's helpers
+    if _is_notebook_chapter(entry):
+        code = page.evaluate(VISIBLE_CODE_JS)
+        assert code["proseFirst"], f"{entry}: the page opens with code, not with its text"
+        assert code["inputs"], f"{entry}: no visible code at all"
+        first = code["inputs"][0].strip()
+        assert first.startswith("from dartslib.book import") and len(first.splitlines()) <= 12, \
+            f"{entry}: the first visible code is not the one-line setup:\n{first[:400]}"
+        setup = [c[:200] for c in code["inputs"] if BOILERPLATE.search(c)]
+        assert not setup, f"{entry}: visible code cells repeat the book's setup boilerplate: {setup}"
+        widgets = page.evaluate(WIDGETS_JS)
+        assert all(widgets), f"{entry}: an explorer's widget comes before its static figure ({widgets})"
+
+    # wide tables stay inside the text column
+    overflowing = page.evaluate(OVERFLOWING_TABLES_JS)
+    assert not overflowing, f"{entry}: tables overflow the text column: {overflowing[:5]}"
+
+    # buttons and links: nothing that needs the placeholder repository; chapters offer their .ipynb
+    all_hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    if PLACEHOLDER:
+        dead = sorted({h for h in all_hrefs if "REPLACE-WITH" in h or "colab.research.google.com" in h
+                       or "mybinder.org" in h})
+        assert not dead, f"{entry}: links to the placeholder repository or to launchers that need it: {dead}"
+    if _is_notebook_chapter(entry):
+        assert any(h.endswith(".ipynb") for h in all_hrefs), f"{entry}: no download link to the chapter's .ipynb"
 
     # internal links: every href that is not external points at a built file (and anchor)
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from book_toc import toc_files
 
@@ -100,3 +101,62 @@ def test_bibliography_covers_every_citation():
                 cited.setdefault(key.strip(), set()).add(entry)
     unknown = {k: sorted(v) for k, v in cited.items() if k not in keys}
     assert not unknown, f"cited but not in book/references.bib: {unknown}"
+
+
+BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure|def glue|^%matplotlib|^%config InlineBackend|"
+                         r"time\.perf_counter\(\) - START", re.M)
+CHAPTERS = [nb for nb in NOTEBOOKS if nb.parent.name == "nbs"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[str(p.relative_to(ROOT)) for p in CHAPTERS])
+def test_chapter_setup_is_one_import_of_the_book_helpers(path):
+    """After the parameters cell, a chapter's first code cell is the one-line import of dartslib.book (and the
+    chapter's start), not a screen of imports, a glue fallback and figure helpers; no cell repeats those."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    setup = code[1].source.strip().splitlines()
+    assert setup and setup[0].startswith("from dartslib.book import *"), \
+        f"{path.relative_to(ROOT)}: the first code cell after the parameters must start with `from dartslib.book import *`"
+    assert any(line.startswith("chapter = start_chapter(") for line in setup), \
+        f"{path.relative_to(ROOT)}: the setup cell must start the chapter (`chapter = start_chapter(NAME, SCALE)`)"
+    assert len(setup) <= 12, f"{path.relative_to(ROOT)}: the setup cell has {len(setup)} lines; move helpers to dartslib.book"
+    repeated = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and BOILERPLATE.search(c.source)]
+    assert not repeated, (f"{path.relative_to(ROOT)}: cells {repeated} repeat the book's setup (glue fallback, "
+                          f"new_figure, magics, timer), which lives in dartslib.book")
+    assert "chapter.finish()" in "\n".join(c.source for c in code), \
+        f"{path.relative_to(ROOT)}: no `chapter.finish()` cell, so `total_minutes` (the cost box) is never glued"
+
+
+def test_book_helpers_exist_and_export_what_chapters_use():
+    import dartslib.book as book
+
+    for name in ("glue", "new_figure", "start_chapter", "np", "pd", "torch", "plots", "make_config", "search"):
+        assert name in book.__all__, f"dartslib.book does not export {name}"
+
+
+def test_no_button_needs_the_placeholder_repository():
+    """While _config.yml's repository URL is the placeholder, every button that needs a repository is off
+    (Colab, Binder, JupyterHub, Deepnote, Thebe, repository, issues, edit); the download button stays on."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"]
+    if "REPLACE-WITH" not in url:
+        pytest.skip(f"the repository URL is real ({url}); buttons may point at it")
+    launch = config.get("launch_buttons", {}) or {}
+    on = {k: v for k, v in launch.items() if k.endswith("_url") and v}
+    assert not on, f"_config.yml launch_buttons point at services that need the (placeholder) repository: {on}"
+    assert not launch.get("thebe"), "_config.yml: thebe needs a real repository on Binder"
+    html = config.get("html", {}) or {}
+    buttons = {k: html.get(k) for k in ("use_repository_button", "use_issues_button", "use_edit_page_button")}
+    assert not any(buttons.values()), f"_config.yml: buttons that link to the placeholder repository: {buttons}"
+    assert html.get("use_download_button", True), "_config.yml: keep the download button (the .ipynb of a chapter)"
+
+
+def test_math_is_served_with_the_book():
+    """MathJax comes from the book's own _static (sphinx-mathjax-offline), not from a CDN."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    sphinx = config.get("sphinx", {}) or {}
+    assert "sphinx-mathjax-offline" in (sphinx.get("extra_extensions") or []), \
+        "_config.yml: add sphinx-mathjax-offline to sphinx.extra_extensions (math offline)"
+    path = (sphinx.get("config") or {}).get("mathjax_path", "")
+    assert "://" not in path and not path.startswith("//"), \
+        f"_config.yml: mathjax_path must be a local path under _static (or unset), not {path!r}"

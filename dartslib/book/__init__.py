@@ -1,0 +1,239 @@
+"""The helpers of the book "Why DARTS Collapses": what every chapter needs before its first experiment.
+
+Each chapter notebook starts with its parameters cell (``SCALE`` from ``DARTSLIB_SCALE``), then one import
+line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l import torch as d2l``::
+
+    from dartslib.book import *              # the names below
+    chapter = start_chapter("02_unfair_advantage", SCALE, threads=1)
+
+``from dartslib.book import *`` gives a chapter
+
+* the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, ``tqdm``,
+  ``Markdown`` (IPython), ``Figure`` (matplotlib);
+* the parts of ``dartslib`` that most chapters use: ``dartslib`` itself, :mod:`~dartslib.plots`,
+  :mod:`~dartslib.diagnostics`, :mod:`~dartslib.toys`, :class:`~dartslib.explorer.Explorer`,
+  :func:`~dartslib.make_config`, :func:`~dartslib.search`, :func:`~dartslib.derive`,
+  :func:`~dartslib.get_space`, :func:`~dartslib.build_supernet` and the data pipeline
+  (:func:`~dartslib.data.load_dataset`, :func:`~dartslib.data.split_train_valid`,
+  :class:`~dartslib.data.BatchIterator`). What only one chapter uses (a method's own module) is imported by
+  that chapter where it is first used, so the reader sees where it comes from;
+* :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
+  prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
+  (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each).
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+import dartslib
+from dartslib import build_supernet, derive, diagnostics, get_space, make_config, plots, search, toys
+from dartslib.data import BatchIterator, load_dataset, split_train_valid
+from dartslib.explorer import Explorer
+
+try:  # the book build pastes computed numbers into its prose with myst-nb's glue
+    from myst_nb import glue
+except ImportError:  # elsewhere (plain Jupyter, Colab): show the value instead
+    def glue(name: str, value: Any, display: bool = True) -> None:
+        """Print ``name = value`` (myst-nb's ``glue`` is not installed, so there is no book to paste into)."""
+        if display:
+            print(f"{name} = {getattr(value, 'data', value)}")
+
+__all__ = [
+    # modules and classes every chapter uses
+    "math", "time", "np", "pd", "torch", "tqdm", "Markdown", "Figure",
+    # dartslib
+    "dartslib", "plots", "diagnostics", "toys", "Explorer", "make_config", "search", "derive", "get_space",
+    "build_supernet", "BatchIterator", "load_dataset", "split_train_valid",
+    # the book's helpers
+    "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many",
+]
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A chapter's own figure, ``width`` x ``height`` inches, constrained layout, built without pyplot.
+
+    Draw it inside ``with plots.style():`` so it matches the library's figures; a cell that ends with the
+    figure shows it."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def band(ax: Any, x: Any, values: Any, color: str, label: str, ls: str = "-", alpha: float = 0.2) -> None:
+    """Plot the mean over seeds of ``values`` (shape ``(len(x), seeds)``) and a band of one standard deviation.
+
+    The standard deviation is the sample one (``ddof=1``), as in the chapters' text ("mean ± std over seeds")."""
+    values = np.asarray(values, dtype=float)
+    mean, sd = values.mean(1), values.std(1, ddof=1)
+    ax.plot(x, mean, color=color, ls=ls, label=label)
+    ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=alpha, lw=0)
+
+
+@dataclass
+class Chapter:
+    """One chapter's run: its name, scale, device, where its searches write, and its clock.
+
+    Attributes:
+        name: the notebook's name, e.g. ``"01_darts"``.
+        scale: ``"toy"``, ``"small"`` or ``"paper"`` (the chapter's ``SCALE``).
+        device: ``"cuda"`` when a GPU is visible, else ``"cpu"``.
+        runs: the directory for this execution's search runs, empty at the start (``dartslib-book/NAME/run-PID``
+            under the system's temporary directory: the runs are rebuilt by every execution, never committed).
+        started: ``time.perf_counter()`` when the chapter started.
+    """
+
+    name: str
+    scale: str
+    device: str
+    runs: Path
+    started: float = field(default_factory=time.perf_counter)
+
+    def minutes(self) -> float:
+        """Minutes since the chapter started."""
+        return (time.perf_counter() - self.started) / 60
+
+    def finish(self) -> float:
+        """Glue the chapter's running time as ``total_minutes`` (its "What it costs to run" box) and print it."""
+        minutes = self.minutes()
+        glue("total_minutes", minutes, display=False)
+        print(f"this notebook ran for {minutes:.1f} minutes at scale {self.scale!r}")
+        return minutes
+
+
+def _configure_notebook() -> None:
+    """Inline figures at retina resolution when running in IPython (``%matplotlib inline``, ``%config``)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.run_line_magic("matplotlib", "inline")
+    shell.run_line_magic("config", "InlineBackend.figure_formats = ['retina']")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fresh_runs_dir(base: Path) -> Path:
+    """An empty directory for this execution's runs: ``base/run-PID`` (PID: this kernel's process).
+
+    A search refuses a directory that holds an older run (:mod:`dartslib.rundir`), and the runs are rebuilt by
+    every execution, so each execution starts from an empty one. It is its own per process, so two executions of
+    one chapter at once (a build and a Jupyter session) never delete each other's runs; the directories of
+    executions whose process has ended are removed here, and a re-run in the same kernel empties its own."""
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if not pid.isdigit() or int(pid) == os.getpid() or not _process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    runs = base / f"run-{os.getpid()}"
+    runs.mkdir()
+    return runs
+
+
+def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool = False) -> Chapter:
+    """Start a chapter: inline figures, the torch thread count, its clock and its (emptied) runs directory.
+
+    Args:
+        name: the notebook's name (``"01_darts"``); names the runs directory.
+        scale: the chapter's ``SCALE`` (``"toy"``, ``"small"`` or ``"paper"``).
+        threads: if given, ``torch.set_num_threads(threads)`` (the toys' tensors are small: one thread is fastest).
+        quiet: do not print the versions line.
+
+    Returns:
+        the :class:`Chapter`; ``chapter.finish()`` at the end glues the chapter's running time.
+    """
+    from dartslib.config import SCALES
+
+    if scale not in SCALES:
+        raise ValueError(f"DARTSLIB_SCALE={scale!r} is not a scale; choose one of {', '.join(SCALES)}")
+    _configure_notebook()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    runs = _fresh_runs_dir(Path(tempfile.gettempdir()) / "dartslib-book" / name)
+    chapter = Chapter(name=name, scale=scale, device=device, runs=runs)
+    if not quiet:
+        print(f"dartslib {dartslib.__version__}, torch {torch.__version__}, scale {scale!r}, device {device}, "
+              f"{torch.get_num_threads()} CPU thread(s)")
+    return chapter
+
+
+def _search_in_worker(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
+                      ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
+    """One search in a worker process (module level, so a spawned process can import it)."""
+    torch.set_num_threads(threads)
+    with warnings.catch_warnings():
+        for category in ignore_warnings:
+            warnings.simplefilter("ignore", category)
+        return search(config, out_dir=out_dir, progress=False, hooks=hooks)
+
+
+def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Path] | None = None, *,
+                hooks: Callable[[Hashable, Any], list] | None = None, workers: int | None = None,
+                threads: int = 1, ignore_warnings: tuple[type[Warning], ...] = (),
+                desc: str = "searches") -> dict[Hashable, Any]:
+    """Run independent searches several at a time; the results, in the order of ``configs``.
+
+    Each search is exactly ``search(config, out_dir=out_dirs[key], progress=False, hooks=hooks(key, config))``,
+    run in its own worker process with ``threads`` torch threads. A toy-scale supernet step is mostly
+    Python overhead and gains little from a second thread, so on a machine with two cores two single-threaded
+    searches at once finish in about half the time of one after the other (``sweep --jobs 2`` does the same
+    from the command line). The results do not depend on the number of workers.
+
+    Args:
+        configs: ``key -> SearchConfig``.
+        out_dirs: ``key -> run directory`` (None: the searches write nothing).
+        hooks: ``(key, config) -> list of search hooks`` for that search (e.g. a ``DiagnosticsRecorder``); the
+            hooks run in the worker, and what they record is in the result's history.
+        workers: processes at once (default: the CPU count, at most 2 -- the book is built on two cores;
+            1 runs every search in this process).
+        threads: torch threads per search.
+        ignore_warnings: warning categories not to show (a worker's warnings would reach the page as stderr;
+            a ``warnings.catch_warnings`` around the call does not reach into the workers).
+        desc: the progress bar's label.
+
+    Returns:
+        ``key -> SearchResult`` (its ``model`` included).
+    """
+    keys = list(configs)
+    out_dirs = out_dirs or {}
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    jobs = {k: (configs[k], out_dirs.get(k), hooks(k, configs[k]) if hooks else None) for k in keys}
+    if workers <= 1 or len(keys) <= 1:
+        before = torch.get_num_threads()
+        try:
+            return {k: _search_in_worker(*jobs[k], threads, ignore_warnings) for k in tqdm(keys, desc=desc)}
+        finally:
+            torch.set_num_threads(before)
+    results: dict[Hashable, Any] = {}
+    context = multiprocessing.get_context("spawn")  # no fork of a process whose torch threads already started
+    with ProcessPoolExecutor(max_workers=min(workers, len(keys)), mp_context=context) as pool:
+        futures = {pool.submit(_search_in_worker, *jobs[k], threads, ignore_warnings): k for k in keys}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc):
+            results[futures[future]] = future.result()
+    return {k: results[k] for k in keys}

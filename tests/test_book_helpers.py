@@ -1,0 +1,84 @@
+"""dartslib.book: the one import line of every chapter, and the helpers it brings."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import dartslib.book as book
+
+
+def test_star_import_gives_the_names_chapters_use():
+    namespace: dict = {}
+    exec("from dartslib.book import *", namespace)
+    for name in book.__all__:
+        assert name in namespace, f"`from dartslib.book import *` does not give {name}"
+    assert namespace["np"] is np and namespace["torch"] is torch
+    assert "tempfile" not in namespace and "Path" not in namespace, "only the names of __all__ are exported"
+
+
+def test_band_plots_the_mean_and_one_sample_standard_deviation():
+    values = np.array([[0.0, 2.0], [1.0, 5.0], [3.0, 3.0]])  # (x, seeds)
+    fig = book.new_figure(3, 2)
+    ax = fig.add_subplot()
+    book.band(ax, [0, 1, 2], values, "#000000", "m")
+    assert np.allclose(ax.lines[0].get_ydata(), [1.0, 3.0, 3.0])
+    (band,) = ax.collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    sd = values.std(1, ddof=1)  # ddof=0 would give 1, 2, 0 and a band half as wide as this one's top
+    assert ys.max() == pytest.approx((values.mean(1) + sd).max())
+    assert ys.min() == pytest.approx((values.mean(1) - sd).min())
+    assert tuple(fig.get_size_inches()) == (3, 2)
+
+
+def test_start_chapter_sets_threads_empties_its_runs_and_rejects_a_bad_scale(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(book.tempfile, "gettempdir", lambda: str(tmp_path))
+    base = tmp_path / "dartslib-book" / "09_test"
+    old_run = base / f"run-{os.getpid()}" / "darts-seed0" / "result.json"   # this kernel's previous execution
+    dead_run = base / "run-999999999" / "result.json"                      # an execution whose process ended
+    live_run = base / f"run-{os.getppid()}" / "result.json"                # another live execution: kept
+    for path in (old_run, dead_run, live_run):
+        path.parent.mkdir(parents=True)
+        path.write_text("{}")  # a search would refuse these directories
+    before = torch.get_num_threads()
+    try:
+        chapter = book.start_chapter("09_test", "toy", threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert chapter.runs == base / f"run-{os.getpid()}" and chapter.runs.is_dir()
+    assert not any(chapter.runs.iterdir()), "start_chapter must give an empty runs directory"
+    assert not dead_run.exists(), "the runs of an execution whose process ended must be removed"
+    assert live_run.exists(), "the runs of another live execution must not be touched"
+    assert chapter.device in ("cpu", "cuda") and chapter.scale == "toy"
+    assert "scale 'toy'" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="DARTSLIB_SCALE='huge' is not a scale"):
+        book.start_chapter("09_test", "huge")
+
+
+def test_finish_glues_the_running_time(monkeypatch, capsys):
+    glued = {}
+    monkeypatch.setattr(book, "glue", lambda name, value, display=True: glued.update({name: value}))
+    chapter = book.Chapter(name="x", scale="toy", device="cpu", runs=book.Path("/tmp"), started=0.0)
+    monkeypatch.setattr(book.time, "perf_counter", lambda: 90.0)
+    assert chapter.finish() == pytest.approx(1.5)
+    assert glued == {"total_minutes": pytest.approx(1.5)}
+    assert "ran for 1.5 minutes" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_search_many_in_two_workers_equals_the_searches_one_after_the_other(tmp_path):
+    configs = {seed: book.make_config("darts", "nb201", "toy", seed=seed, cells_per_stage=1, image_size=8,
+                                      epochs=1, max_steps_per_epoch=2) for seed in (0, 1)}
+    alone = book.search_many(configs, workers=1)
+    together = book.search_many(configs, {seed: tmp_path / f"seed{seed}" for seed in configs}, workers=2)
+    assert list(together) == [0, 1]
+    for seed in configs:
+        assert together[seed].genotype == alone[seed].genotype
+        assert np.array_equal(np.array(together[seed].arch_weights["cell"]), np.array(alone[seed].arch_weights["cell"]))
+        assert together[seed].history[-1]["valid_loss"] == alone[seed].history[-1]["valid_loss"]
+        assert (tmp_path / f"seed{seed}" / "result.json").is_file() and together[seed].model is not None
+    # the two seeds are different searches (a worker that ran one config twice would pass the checks above)
+    assert not np.array_equal(np.array(alone[0].arch_weights["cell"]), np.array(alone[1].arch_weights["cell"]))
