@@ -685,7 +685,10 @@ class BatchedSearch:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
 
             previous = signal.signal(signal.SIGINT, handler)
+        locks = []  # each seed's run owns its directory, as a single-seed search does (dartslib.rundir)
         try:
+            for search in self.searches:
+                locks.append(search._take_directory())
             while self.epoch < cfg.epochs:
                 started = time.perf_counter()
                 stats = self.run_epoch(bar)
@@ -706,19 +709,22 @@ class BatchedSearch:
                 if self._stop_requested and self.epoch < cfg.epochs:
                     raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
                                             if self.searches[0].out_dir else None)
+            self.unpack()
+            results = []
+            for search in self.searches:
+                result = search.result()
+                if search.out_dir is not None:
+                    write_json_atomic(search.out_dir / "result.json", result.to_json())
+                results.append(result)
+            return results
         finally:
+            for lock in locks:
+                if lock is not None:
+                    lock.release()
             if bar is not None:
                 bar.close()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        self.unpack()
-        results = []
-        for search in self.searches:
-            result = search.result()
-            if search.out_dir is not None:
-                write_json_atomic(search.out_dir / "result.json", result.to_json())
-            results.append(result)
-        return results
 
 
 def batched_search(configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,

@@ -269,3 +269,22 @@ def test_sweep_batch_seeds_writes_every_seeds_own_run_directory(tmp_path, capsys
         assert json.loads((run / "result.json").read_text())["config"]["seed"] == seed
     assert "starting 2 seeds batched" in (tmp_path / "darts__nb201__seed0" / "log.txt").read_text()
     assert "batched with the seeds of darts__nb201__seed0" in (tmp_path / "darts__nb201__seed1" / "log.txt").read_text()
+
+
+def test_a_batched_run_holds_every_seeds_lock_and_refuses_a_held_one(tmp_path):
+    """As a single-seed search, each seed's run owns its directory for the whole run: a directory whose lock
+    another live process holds stops the batched run before any step, and no lock is left behind after."""
+    import socket
+
+    from dartslib.rundir import RunDirectoryError
+
+    cfgs = configs(seeds=(0, 1))
+    dirs = [tmp_path / f"darts__nb201__seed{c.seed}" for c in cfgs]
+    dirs[1].mkdir(parents=True)
+    # another live process (init, pid 1) holds seed 1's directory
+    (dirs[1] / ".lock").write_text(json.dumps({"pid": 1, "host": socket.gethostname()}) + "\n")
+    with pytest.raises(RunDirectoryError, match="in use by process 1"):
+        BatchedSearch.start(cfgs, dirs).run()
+    assert not (dirs[0] / "history.jsonl").exists() and not (dirs[0] / ".lock").exists()
+    results = BatchedSearch.start(cfgs, [tmp_path / "a", tmp_path / "b"]).run()
+    assert len(results) == 2 and not (tmp_path / "a" / ".lock").exists() and not (tmp_path / "b" / ".lock").exists()
