@@ -82,3 +82,29 @@ def test_search_many_in_two_workers_equals_the_searches_one_after_the_other(tmp_
         assert (tmp_path / f"seed{seed}" / "result.json").is_file() and together[seed].model is not None
     # the two seeds are different searches (a worker that ran one config twice would pass the checks above)
     assert not np.array_equal(np.array(alone[0].arch_weights["cell"]), np.array(alone[1].arch_weights["cell"]))
+
+
+@pytest.mark.slow
+def test_search_many_hands_results_back_without_a_file_descriptor_per_tensor(tmp_path):
+    """Chapter 7 runs 45 searches through the workers. Handing each result's model back through torch's
+    multiprocessing passes one file descriptor per tensor, and the build failed with "received 0 items of
+    ancdata" once they ran out. Under a limit of 64 open files (fewer than one supernet's tensors) the
+    results must still come back."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        import dartslib.book as book
+        cfgs = {s: book.make_config("darts", "nb201", "toy", seed=s, cells_per_stage=1, image_size=8,
+                                    epochs=1, max_steps_per_epoch=1) for s in (0, 1)}
+        out = book.search_many(cfgs, workers=2)
+        n = sum(1 for _ in out[0].model.state_dict())
+        assert n > 64, n
+        print("ok", n)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]

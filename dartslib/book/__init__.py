@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -183,14 +184,21 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
     return chapter
 
 
-def _search_in_worker(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
-                      ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
-    """One search in a worker process (module level, so a spawned process can import it)."""
+def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
+            ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
     torch.set_num_threads(threads)
     with warnings.catch_warnings():
         for category in ignore_warnings:
             warnings.simplefilter("ignore", category)
         return search(config, out_dir=out_dir, progress=False, hooks=hooks)
+
+
+def _search_in_worker(*args: Any) -> bytes:
+    """One search in a worker process (module level, so a spawned process can import it), its result
+    returned as plain pickle bytes: handing the tensors back through torch's multiprocessing instead would
+    pass one file descriptor per tensor, and 45 searches' models exhaust them ("received 0 items of
+    ancdata"). The bytes come from this worker, which the parent started; no file is unpickled."""
+    return pickle.dumps(_search(*args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Path] | None = None, *,
@@ -227,7 +235,7 @@ def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Pat
     if workers <= 1 or len(keys) <= 1:
         before = torch.get_num_threads()
         try:
-            return {k: _search_in_worker(*jobs[k], threads, ignore_warnings) for k in tqdm(keys, desc=desc)}
+            return {k: _search(*jobs[k], threads, ignore_warnings) for k in tqdm(keys, desc=desc)}
         finally:
             torch.set_num_threads(before)
     results: dict[Hashable, Any] = {}
@@ -235,5 +243,5 @@ def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Pat
     with ProcessPoolExecutor(max_workers=min(workers, len(keys)), mp_context=context) as pool:
         futures = {pool.submit(_search_in_worker, *jobs[k], threads, ignore_warnings): k for k in keys}
         for future in tqdm(as_completed(futures), total=len(futures), desc=desc):
-            results[futures[future]] = future.result()
+            results[futures[future]] = pickle.loads(future.result())  # our own worker's bytes (see above)
     return {k: results[k] for k in keys}
