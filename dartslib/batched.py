@@ -787,7 +787,7 @@ def _run_dirs(run_dirs: Sequence[Path]) -> int:
     Exit 0 when finished, 130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
     import traceback
 
-    from .sweep import _die_with_parent
+    from .rundir import die_with_parent as _die_with_parent
 
     try:
         _die_with_parent()

@@ -13,13 +13,17 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import socket
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from .checkpoint import WriteError, remove_stale_temporaries
 
-__all__ = ["RUN_FILES", "LOCK_NAME", "RunDirectoryError", "RunDirectoryBusy", "RunLock", "existing_run_files", "check_new_run_dir",
+__all__ = ["RUN_FILES", "LOCK_NAME", "PARENT_ENV", "die_with_parent", "RunDirectoryError", "RunDirectoryBusy", "RunLock", "existing_run_files", "check_new_run_dir",
            "clear_run_files"]
 
 RUN_FILES = ("checkpoint.pt", "history.jsonl", "result.json")
@@ -171,3 +175,35 @@ class RunLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+PARENT_ENV = "DARTSLIB_SWEEP_PARENT"
+"""Environment variable holding the sweep parent's pid in its child processes."""
+
+
+def die_with_parent() -> None:
+    """In a sweep's child: get SIGINT when the sweep process dies (even by ``kill -9``), so the search
+    saves after its current step and exits instead of running on, orphaned. Linux:
+    ``prctl(PR_SET_PDEATHSIG, SIGINT)``; elsewhere a thread that watches the parent process id."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            armed = ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # it died before we could ask
+        os.kill(os.getpid(), signal.SIGINT)
+        return
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()

@@ -24,7 +24,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ import pandas as pd
 
 from .checkpoint import write_json_atomic, write_text_atomic
 from .config import SearchConfig, make_config
+from .rundir import PARENT_ENV as _PARENT_ENV
+from .rundir import die_with_parent as _die_with_parent
 
 __all__ = ["PlannedRun", "plan", "run_sweep", "collect", "COLUMNS"]
 
@@ -268,37 +269,6 @@ def to_markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
-
-
-_PARENT_ENV = "DARTSLIB_SWEEP_PARENT"
-
-
-def _die_with_parent() -> None:
-    """In a sweep's child: get SIGINT when the sweep process dies (even by ``kill -9``), so the search
-    saves after its current step and exits instead of running on, orphaned. Linux:
-    ``prctl(PR_SET_PDEATHSIG, SIGINT)``; elsewhere a thread that watches the parent process id."""
-    parent = os.environ.get(_PARENT_ENV)
-    if not parent or not parent.isdigit():
-        return
-    parent_pid = int(parent)
-    armed = False
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            armed = ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            armed = False
-    if os.getppid() != parent_pid:  # it died before we could ask
-        os.kill(os.getpid(), signal.SIGINT)
-        return
-    if not armed:
-        def watch() -> None:
-            while os.getppid() == parent_pid:
-                time.sleep(1.0)
-            os.kill(os.getpid(), signal.SIGINT)
-
-        threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
 
 
 def _run_one(run_dir: Path) -> int:
