@@ -50,7 +50,8 @@ from .checkpoint import write_json_atomic
 from .config import SearchConfig
 from .ops import (AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock,
                   SepConv, Zero)
-from .search import Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext
+from .search import (Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext,
+                     run_as_child)
 from .supernet import DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
 
 __all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES"]
@@ -785,12 +786,10 @@ def group_seeds(pending: Sequence[tuple[Any, str]], out: Path, echo: Any = print
 def _run_dirs(run_dirs: Sequence[Path]) -> int:
     """The child process of ``sweep --batch-seeds``: start or resume the seeds in ``run_dirs`` together.
     Exit 0 when finished, 130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
-    import traceback
+    from .rundir import die_with_parent
 
-    from .rundir import die_with_parent as _die_with_parent
-
-    try:
-        _die_with_parent()
+    def work() -> list[str]:
+        die_with_parent()
         started = [d for d in run_dirs if (d / "checkpoint.pt").is_file()]
         if started and len(started) != len(run_dirs):
             raise ValueError(f"{len(started)} of {len(run_dirs)} batched runs have checkpoints; run the rest alone")
@@ -801,21 +800,9 @@ def _run_dirs(run_dirs: Sequence[Path]) -> int:
             configs = [SearchConfig.from_dict(json.loads((d / "spec.json").read_text())["config"]) for d in run_dirs]
             batch = BatchedSearch.start(configs, run_dirs)
             print(f"starting {len(run_dirs)} seeds batched", flush=True)
-        results = batch.run()
-    except SearchInterrupted as exc:
-        print(f"interrupted: {exc}", flush=True)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted before the first step", flush=True)
-        return 130
-    except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
-        traceback.print_exc(file=sys.stdout)
-        print(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-              flush=True)
-        return 1
-    for result in results:
-        print(json.dumps({"seed": result.config.seed, "genotype": result.genotype, **result.metrics}), flush=True)
-    return 0
+        return [json.dumps({"seed": r.config.seed, "genotype": r.genotype, **r.metrics}) for r in batch.run()]
+
+    return run_as_child(work)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from .steps import arch_step_first_order, arch_step_second_order, single_level_s
 from .supernet import Supernet, build_supernet
 
 __all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
-           "search", "evaluate", "resolve_device"]
+           "search", "evaluate", "resolve_device", "run_as_child"]
 
 
 class SearchDiverged(RuntimeError):
@@ -48,6 +48,31 @@ class SearchInterrupted(KeyboardInterrupt):
         super().__init__(f"search interrupted; state saved to {checkpoint}" if checkpoint
                          else "search interrupted (no output directory, nothing saved)")
         self.checkpoint = checkpoint
+
+
+def run_as_child(work: Any) -> int:
+    """The exit protocol of a sweep's child process: run ``work()`` (which returns the lines to print on
+    success) and exit 0 when finished, 130 when interrupted (state saved), 1 with the traceback and a last
+    line ``error: TYPE: first line of the message``, which is what the sweep reports."""
+    import sys
+    import traceback
+
+    try:
+        lines = work()
+    except SearchInterrupted as exc:
+        print(f"interrupted: {exc}", flush=True)
+        return 130
+    except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
+        print("interrupted before the first step", flush=True)
+        return 130
+    except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
+        traceback.print_exc(file=sys.stdout)
+        message = str(exc).strip()
+        print(f"error: {type(exc).__name__}: {message.splitlines()[0] if message else ''}", flush=True)
+        return 1
+    for line in lines:
+        print(line, flush=True)
+    return 0
 
 
 @dataclass

@@ -274,11 +274,9 @@ def to_markdown(table: pd.DataFrame) -> str:
 def _run_one(run_dir: Path) -> int:
     """The child process of a sweep: start or resume the search in ``run_dir``. Exit 0 when finished,
     130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
-    import traceback
+    from .search import Search, run_as_child
 
-    from .search import Search, SearchInterrupted
-
-    try:
+    def work() -> list[str]:
         _die_with_parent()
         if (run_dir / "checkpoint.pt").is_file():
             search = Search.resume(run_dir, progress=False)
@@ -288,19 +286,9 @@ def _run_one(run_dir: Path) -> int:
             search = Search(SearchConfig.from_dict(spec["config"]), run_dir, progress=False)
             print("starting", flush=True)
         result = search.run()
-    except SearchInterrupted as exc:
-        print(f"interrupted: {exc}", flush=True)
-        return 130
-    except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
-        print("interrupted before the first step", flush=True)
-        return 130
-    except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
-        traceback.print_exc(file=sys.stdout)
-        print(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-              flush=True)
-        return 1
-    print(json.dumps({"genotype": result.genotype, **result.metrics}), flush=True)
-    return 0
+        return [json.dumps({"genotype": result.genotype, **result.metrics})]
+
+    return run_as_child(work)
 
 
 if __name__ == "__main__":
