@@ -346,9 +346,72 @@ def accuracy(model: nn.Module, batches: Batches, op_weights: Mapping[str, torch.
     return loss_sum / count, 100.0 * correct / count
 
 
+def recalibrate_bn(model: nn.Module, batches: Batches, op_weights: Mapping[str, torch.Tensor] | None = None
+                   ) -> nn.Module:
+    """Re-estimate every BN layer's running statistics for the network that ``op_weights`` select: reset
+    them, then average the batch statistics of forward passes over ``batches`` (cumulative average,
+    ``momentum=None``; no gradients, no parameter changes). Statistics gathered under mixed op weights do not
+    fit a one-hot network, so a discretised supernet judged with them (or with one batch's statistics) can sit
+    near chance for reasons that have nothing to do with the cell; re-estimating BN on training images, as
+    one-shot NAS does before evaluating a subnetwork with inherited weights (Guo et al., 2020, Single Path
+    One-Shot), removes that part. Writes the model's buffers: wrap the call in :func:`preserved_state` to
+    undo it. Returns ``model``.
+    """
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        raise ValueError("the model has no BN layer with running statistics to recalibrate")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    try:
+        set_measurement_mode(model, "batch")
+        seen = 0
+        with torch.no_grad():
+            for x, _ in batches:
+                model(x) if op_weights is None else model(x, op_weights=dict(op_weights))
+                seen += 1
+        if seen == 0:
+            raise ValueError("no batch to recalibrate BN on")
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+    return model
+
+
+def finetuned_accuracy(model: nn.Module, batches: Batches, train_batches: Batches,
+                       op_weights: Mapping[str, torch.Tensor] | None = None, lr: float = 0.025,
+                       momentum: float = 0.9) -> tuple[float, float]:
+    """Loss and accuracy (%) on ``batches`` of the network ``op_weights`` select after a few SGD steps on its
+    operation weights, one per batch of ``train_batches`` (the op weights and alphas stay fixed), then BN
+    re-estimated on the same batches (:func:`recalibrate_bn`). A copy is trained: ``model`` is untouched.
+    This is how a discretised supernet is judged when its inherited weights, co-adapted to mixed op weights,
+    put the one-hot net near chance even with fresh BN statistics: the drop left after a short fine-tuning
+    says how far the derived cell is from what the supernet computed, which the untuned drop cannot once it
+    saturates (FairDARTS' and DARTS' one-hot supernets both sit near chance at 8x8)."""
+    import copy
+
+    train_batches = list(train_batches)
+    net = copy.deepcopy(model)
+    params = [p for p in net.weight_parameters()] if hasattr(net, "weight_parameters") else list(net.parameters())
+    optimizer = torch.optim.SGD(params, lr, momentum=momentum)
+    fixed = None if op_weights is None else {k: v.detach() for k, v in op_weights.items()}
+    with preserved_state(net), without_auxiliary_skips(net):
+        set_measurement_mode(net, "batch")
+        for x, y in train_batches:
+            optimizer.zero_grad(set_to_none=True)
+            logits = net(x) if fixed is None else net(x, op_weights=dict(fixed))
+            nn.functional.cross_entropy(logits, y).backward()
+            optimizer.step()
+        recalibrate_bn(net, train_batches, fixed)
+        return accuracy(net, batches, fixed, "running")
+
+
 def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | str | None = None,
                        rule: str | None = None, derive_options: Mapping[str, Any] | None = None,
-                       bn: str = "batch") -> dict[str, Any]:
+                       bn: str = "batch", calibration_batches: Batches | None = None,
+                       keep_weight: bool = False) -> dict[str, Any]:
     """The supernet's accuracy against the accuracy of the same supernet with its op weights made one-hot at
     the derived architecture, without retraining (Zhang & Ding, 2023, Fig. 3b).
 
@@ -356,9 +419,20 @@ def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | 
     and ``derive_options`` (see :func:`dartslib.derive.derive`). Returns ``supernet_acc``,
     ``supernet_loss``, ``discrete_acc``, ``discrete_loss``, ``gap`` (= supernet_acc - discrete_acc, in
     points) and the ``genotype`` text.
+
+    ``bn``: ``"batch"`` (each batch's statistics), ``"running"`` (the statistics the search gathered under
+    mixed weights, which do not fit the one-hot net) or ``"recalibrate"``: each of the two networks first
+    re-estimates its BN statistics on ``calibration_batches`` (training data; :func:`recalibrate_bn`), then
+    is measured with them. ``keep_weight=True``: the discrete net keeps the derived op at its trained weight
+    and zeroes the others instead of setting it to 1: the control that separates the losers' contribution
+    (information leakage, Zhang & Ding, 2023, Sec. 3) from the rescaling of the winner to 1.
     """
     from .derive import derive
 
+    if bn == "recalibrate" and calibration_batches is None:
+        raise ValueError('bn="recalibrate" needs calibration_batches (training batches to re-estimate BN on)')
+    if bn not in ("batch", "running", "recalibrate"):
+        raise ValueError(f"bn must be 'batch', 'running' or 'recalibrate', got {bn!r}")
     batches = list(batches)
     space = model.space
     with torch.no_grad():
@@ -367,10 +441,21 @@ def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | 
         with torch.no_grad():
             derivation = {ct: model.op_weight_form.derivation_weights(a) for ct, a in model.arch_params.items()}
         genotype = derive(derivation, space, rule, **dict(derive_options or {}))
-    one_hot = one_hot_op_weights(genotype, space, like=weights)
-    s_loss, s_acc = accuracy(model, batches, None, bn)
-    with without_auxiliary_skips(model):
-        d_loss, d_acc = accuracy(model, batches, one_hot, bn)
+    discrete = one_hot_op_weights(genotype, space, like=weights)
+    if keep_weight:
+        discrete = {ct: w * discrete[ct] for ct, w in weights.items()}
+    if bn == "recalibrate":
+        calibration = list(calibration_batches)
+        with preserved_state(model):
+            recalibrate_bn(model, calibration)
+            s_loss, s_acc = accuracy(model, batches, None, "running")
+        with preserved_state(model), without_auxiliary_skips(model):
+            recalibrate_bn(model, calibration, discrete)
+            d_loss, d_acc = accuracy(model, batches, discrete, "running")
+    else:
+        s_loss, s_acc = accuracy(model, batches, None, bn)
+        with without_auxiliary_skips(model):
+            d_loss, d_acc = accuracy(model, batches, discrete, bn)
     return {"supernet_acc": s_acc, "supernet_loss": s_loss, "discrete_acc": d_acc, "discrete_loss": d_loss,
             "gap": s_acc - d_acc, "genotype": str(genotype)}
 

@@ -438,3 +438,55 @@ def test_residual_gain_experiment_trains_beta(tmp_path):
     assert [r["epoch"] for r in result[0.0]] == [1, 2]
     assert result[0.0][-1]["beta"] != 0.0  # beta is trained
     assert load_residual_gain(tmp_path) == result
+
+
+# --------------------------------------------------------------- BN recalibration and the keep-weight control
+
+def _small_trained_supernet():
+    from dartslib import make_config
+    from dartslib.search import Search
+    cfg = make_config("darts", space="nb201", scale="toy", seed=0, epochs=1, C=4, cells_per_stage=1,
+                      image_size=8, batch_size=64)
+    s = Search(cfg, progress=False)
+    s.run()
+    return s
+
+
+def test_recalibrated_gap_restores_the_model_and_differs_from_batch_statistics():
+    s = _small_trained_supernet()
+    model = s.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    held = list(s.held_out.epoch(0))
+    calib = list(s.train_batches.epoch(0))[:4]
+    rec = discretization_gap(model, held, bn="recalibrate", calibration_batches=calib)
+    bat = discretization_gap(model, held, bn="batch")
+    for k, v in model.state_dict().items():  # left exactly as it was
+        assert torch.equal(v, before[k]), k
+    assert rec["genotype"] == bat["genotype"]
+    assert rec["discrete_acc"] != bat["discrete_acc"]  # a different measurement, not a relabelling
+    # the recalibrated one-hot net is judged with statistics of its own: the same as measuring it after a
+    # manual recalibration (control: the search's running statistics give another number)
+    from dartslib.diagnostics import one_hot_op_weights, preserved_state, recalibrate_bn
+    weights = model.op_weights()
+    one_hot = one_hot_op_weights(rec["genotype"], model.space, like=weights)
+    with preserved_state(model):
+        recalibrate_bn(model, calib, one_hot)
+        _, manual = accuracy(model, held, one_hot, bn="running")
+    _, stale = accuracy(model, held, one_hot, bn="running")
+    assert manual == pytest.approx(rec["discrete_acc"])
+    assert stale != pytest.approx(manual)
+
+
+def test_keep_weight_control_scales_the_winner_instead_of_setting_it_to_one():
+    s = _small_trained_supernet()
+    held = list(s.held_out.epoch(0))
+    keep = discretization_gap(s.model, held, keep_weight=True)
+    hot = discretization_gap(s.model, held)
+    assert keep["supernet_acc"] == hot["supernet_acc"]
+    assert keep["discrete_acc"] != hot["discrete_acc"]
+
+
+def test_recalibrate_needs_calibration_batches():
+    s = _small_trained_supernet()
+    with pytest.raises(ValueError, match="calibration_batches"):
+        discretization_gap(s.model, list(s.held_out.epoch(0)), bn="recalibrate")

@@ -19,7 +19,9 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   that chapter where it is first used, so the reader sees where it comes from;
 * :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
   prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
-  (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each).
+  (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each);
+* :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
+  ``book/results/collapse/`` at the toy scale, run by the chapter at ``small``/``paper`` scale.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ import dartslib
 from dartslib import build_supernet, derive, diagnostics, get_space, make_config, plots, search, toys
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.explorer import Explorer
+from dartslib.book.results import CollapseResults, collapse_results
 
 try:  # the book build pastes computed numbers into its prose with myst-nb's glue
     from myst_nb import glue
@@ -64,6 +67,8 @@ __all__ = [
     "build_supernet", "BatchIterator", "load_dataset", "split_train_valid",
     # the book's helpers
     "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many",
+    # the committed real-supernet runs (dartslib.book.results)
+    "collapse_results", "CollapseResults",
 ]
 
 
