@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .ops import FactorizedReduce, Identity
-from .search import SearchHook, StepContext
+from .hooks import SearchHook, StepContext
 from .supernet import MixedEdge, Supernet
 
 __all__ = ["AUX_SKIP_KINDS", "beta_schedule", "add_auxiliary_skips", "set_aux_beta", "AuxiliarySkip"]

@@ -1,5 +1,5 @@
 """Drawing a cell from a genotype with matplotlib alone (no Graphviz): a DAG with one coloured, labelled
-arrow per kept op, in the book's op palette (:data:`dartslib.plots.OP_COLORS`).
+arrow per kept op, in the book's op palette (:data:`dartslib.style.OP_COLORS`).
 
 DARTS cells (pairs or FairDARTS triples) are drawn left to right: the two inputs ``c_{k-2}`` (top) and
 ``c_{k-1}`` (bottom), the intermediate nodes 0..3 in a column, and the output ``c_{k}`` (the concatenation,
@@ -19,6 +19,7 @@ from .diagnostics import cell_edges
 from .genotype import Genotype
 from .nb201 import parse_nb201_arch
 from .spaces import NB201_EDGES
+from .style import OP_SHORT, _new_figure, op_color, style
 
 __all__ = ["draw_cell", "draw_genotype", "cell_layout"]
 
@@ -90,7 +91,6 @@ def draw_cell(genotype: Genotype | str, cell: str = "normal", ax: Axes | None = 
         show_none: draw NB201 ``none`` edges, faint and dotted.
         short_labels: ``sep3`` instead of ``sep_conv_3x3``.
     """
-    from .plots import OP_SHORT, _new_figure, op_color, style
 
     nb201 = _is_nb201(genotype)
     if nb201:
@@ -161,7 +161,6 @@ def draw_cell(genotype: Genotype | str, cell: str = "normal", ax: Axes | None = 
 
 def draw_genotype(genotype: Genotype | str, title: str | None = None, short_labels: bool = False) -> Figure:
     """Both cells of a DARTS genotype side by side (an NB201 string: its one cell)."""
-    from .plots import _new_figure, style
 
     if _is_nb201(genotype):
         fig = draw_cell(genotype, title=title, short_labels=short_labels)

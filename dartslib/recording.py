@@ -43,7 +43,7 @@ import numpy as np
 
 from .diagnostics import (as_arrays, discretization_gap, dominant_ops, ies, is_exclusive, num_parametric,
                           preserved_state, skip_count, take_batches)
-from .search import SearchHook
+from .hooks import SearchHook
 from .spaces import SearchSpace, get_space
 
 __all__ = ["DiagnosticsRecorder", "parse_diagnostics_spec", "Run", "load_run", "as_run", "metric_series",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -28,6 +27,7 @@ from .config import SearchConfig
 from .data import BatchIterator, load_dataset, split_train_valid
 from .derive import derive
 from .distributed import GradientSync, current as current_group
+from .hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.search.SearchHook)
 from .methods import build_hooks, prepare_supernet
 from .rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
 from .steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
@@ -73,48 +73,6 @@ def run_as_child(work: Any) -> int:
     for line in lines:
         print(line, flush=True)
     return 0
-
-
-@dataclass
-class StepContext:
-    """What a hook may read about the step about to run."""
-
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-
-
-class SearchHook:
-    """A method's few lines: override what it changes. All methods are no-ops here."""
-
-    def on_epoch_start(self, model: Supernet, epoch: int, epochs: int) -> None:
-        """Called before the first step of every epoch (schedules: beta, noise std, p)."""
-
-    def before_step(self, model: Supernet, ctx: StepContext) -> None:
-        """Called before every step (e.g. draw this step's softmax temperature)."""
-
-    def arch_loss(self, model: Supernet) -> torch.Tensor | None:
-        """An extra term for the architecture loss (e.g. the zero-one loss), or None."""
-        return None
-
-    def eval_mode(self, model: Supernet) -> None:
-        """Put the supernet into the state its accuracy is reported in (e.g. the smooth temperature)."""
-
-    def on_epoch_end(self, search: "Search", record: dict[str, Any]) -> None:
-        """Called after each epoch's evaluation with the history record about to be saved; recorders
-        (:mod:`dartslib.diagnostics`) add their measurements to ``record`` or write files into
-        ``search.out_dir``."""
-
-    def describe(self) -> dict[str, Any]:
-        """Values to record in the history each epoch (e.g. the current beta)."""
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")

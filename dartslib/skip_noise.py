@@ -29,7 +29,7 @@ from typing import Any
 
 from torch import nn
 
-from .search import SearchHook, StepContext
+from .hooks import SearchHook, StepContext
 from .supernet import MixedEdge, Supernet
 
 __all__ = ["noise_std", "set_skip_noise", "SkipNoise"]

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 from .op_weights import SparseSmoothWeights
-from .search import SearchHook, StepContext
+from .hooks import SearchHook, StepContext
 from .supernet import Supernet
 
 __all__ = ["p_schedule", "TemperatureMixing"]

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .search import SearchHook
+from .hooks import SearchHook
 from .supernet import Supernet
 
 __all__ = ["zero_one_loss", "ZeroOneLoss", "ZERO_ONE_KINDS"]

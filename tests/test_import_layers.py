@@ -1,0 +1,117 @@
+"""dartslib's modules import each other without cycles, and its core never imports the book's own code.
+
+Every import counts, also those inside functions (a lazy import only hides a cycle from import time); imports
+under ``if TYPE_CHECKING:`` are annotations, not dependencies, and are left out.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dartslib"
+#: code that exists for the book; the library's core must not depend on it
+BOOK_ONLY = ("dartslib.book", "dartslib.toys", "dartslib.explorer", "dartslib.residual_gain")
+
+
+def _modules(root: Path) -> dict[str, Path]:
+    out = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return skip
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}``, for every module under ``root``."""
+    modules = _modules(root)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_nodes(tree)
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in modules else module for a in node.names]
+            else:
+                continue
+            deps.update(t for t in targets if t in modules and t != name and t != root.name)
+        graph[name] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_core_does_not_import_the_book():
+    graph = import_graph()
+    offenders = {m: sorted(d for d in deps if d.startswith(BOOK_ONLY))
+                 for m, deps in graph.items() if not m.startswith(BOOK_ONLY) and m != "dartslib"}
+    assert {m: d for m, d in offenders.items() if d} == {}
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_the_checks_find_a_cycle_and_a_book_import(tmp_path, lazy):
+    """Control: a package with a cycle (made only by a lazy import, or at import time) is caught."""
+    pkg = tmp_path / "dartslib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import x\n")
+    body = "def f():\n    from .a import y\n" if lazy else "from .a import y\n"
+    (pkg / "b.py").write_text(body + "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .c import z\n")
+    (pkg / "c.py").write_text("from .b import w\n")
+    graph = import_graph(pkg)
+    assert cycles(graph) == [["dartslib.a", "dartslib.b"]]  # b -> c is annotation-only: no b, c cycle
