@@ -17,7 +17,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .diagnostics import cell_edges
 from .genotype import Genotype
-from .nb201 import parse_nb201_arch
+from .nb201 import is_nb201_arch, parse_nb201_arch
 from .spaces import NB201_EDGES
 from .style import OP_SHORT, _new_figure, op_color, style
 
@@ -31,7 +31,7 @@ _NODE_STYLE = {
 
 
 def _is_nb201(genotype: Any) -> bool:
-    return isinstance(genotype, str) and genotype.strip().startswith("|")
+    return is_nb201_arch(genotype)
 
 
 def cell_layout(edges: Sequence[tuple[str, int, int]], nb201: bool = False

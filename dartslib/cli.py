@@ -260,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_nb201(text: str) -> bool:
-    return text.strip().startswith("|")
+    from .nb201 import is_nb201_arch
+
+    return is_nb201_arch(text)
 
 
 def _run_count(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ from torch import nn
 
 from .entropy import edge_entropies
 from .genotype import Genotype, genotype_edges, parse_genotype
-from .nb201 import parse_nb201_arch
+from .nb201 import is_nb201_arch, parse_nb201_arch
 from .ops import PARAMETER_FREE_OPS
 from .spaces import NB201_EDGES, SearchSpace, get_space
 
@@ -174,7 +174,7 @@ def cell_edges(genotype: Genotype | str, cell: str) -> list[tuple[str, int, int]
 
 def _cells_of(genotype: Genotype | str) -> dict[str, list[str]]:
     """``{cell: [op per kept edge]}``; an NB201 string gives ``{"cell": [6 ops]}`` (``none`` included)."""
-    if isinstance(genotype, str) and genotype.strip().startswith("|"):
+    if is_nb201_arch(genotype):
         return {"cell": list(parse_nb201_arch(genotype))}
     return {cell: [op for op, _, _ in cell_edges(genotype, cell)] for cell in ("normal", "reduce")}
 
@@ -225,7 +225,7 @@ def one_hot_op_weights(genotype: Genotype | str, space: str | SearchSpace,
                         device=ref.device if ref is not None else None)
         weights[cell_type] = w
     if space.topology == "nb201":
-        if not (isinstance(genotype, str) and genotype.strip().startswith("|")):
+        if not is_nb201_arch(genotype):
             raise ValueError("an NB201 space needs an NB201 architecture string")
         for e, op in enumerate(parse_nb201_arch(genotype)):
             weights["cell"][e, _column(space, "cell", e, op)] = 1.0

@@ -24,13 +24,20 @@ from torch import nn
 from .ops import ResNetBasicBlock, build_op
 from .spaces import NB201_EDGES, NB201_OPS
 
-__all__ = ["parse_nb201_arch", "format_nb201_arch", "NB201Cell", "NB201Network", "build_nb201_network",
+__all__ = ["is_nb201_arch", "parse_nb201_arch", "format_nb201_arch", "NB201Cell", "NB201Network", "build_nb201_network",
            "NB201_NUM_NODES"]
 
 NB201_NUM_NODES = 4
 _MAX_ARCH_CHARS = 1_000
 
 ArchLike = Union[str, Sequence[str]]
+
+
+def is_nb201_arch(arch: object) -> bool:
+    """Whether ``arch`` is written as an NB201 architecture string (``|op~0|+|...``) rather than a DARTS
+    genotype: the one test of the notation used everywhere (a string is then parsed, and checked, by
+    :func:`parse_nb201_arch`)."""
+    return isinstance(arch, str) and arch.strip().startswith("|")
 
 
 def _check_op(op: str, where: str) -> None:

@@ -25,7 +25,7 @@ from .checkpoint import (CheckpointError, check_format, load_checkpoint, remove_
 from .config import SCALES
 from .counting import count_parameters
 from .data import BatchIterator, load_dataset
-from .nb201 import build_nb201_network
+from .nb201 import build_nb201_network, is_nb201_arch
 from .rundir import RunLock, check_new_run_dir, clear_run_files
 from .networks import build_network
 from .search import SearchDiverged, SearchInterrupted, evaluate, resolve_device
@@ -66,7 +66,7 @@ class TrainConfig:
 
     @property
     def is_nb201(self) -> bool:
-        return self.genotype.strip().startswith("|")
+        return is_nb201_arch(self.genotype)
 
     def validate(self) -> None:
         if self.scale not in SCALES:
@@ -95,7 +95,7 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     from .nb201 import format_nb201_arch, parse_nb201_arch
 
     text = genotype.strip()
-    nb201 = text.startswith("|")
+    nb201 = is_nb201_arch(text)
     text = format_nb201_arch(parse_nb201_arch(text)) if nb201 else str(parse_genotype(text))
     values: dict[str, Any] = {"genotype": text, "scale": scale}
     if nb201:
