@@ -166,6 +166,7 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
         fig = _new_figure(1.65 * ncols + 1.7, 1.45 * nrows + 0.6)
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
         used: list[str] = []
+        arrows = 0
         for idx, ax in enumerate(axes.flat):
             if idx >= len(edges):
                 ax.set_axis_off()
@@ -179,6 +180,7 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
                 k = ops.index(mark_op)
                 b = boundary_epoch(w[:, e, k], epochs)
                 if b is not None:
+                    arrows += 1
                     y = w[epochs.index(b), e, k]
                     ax.annotate("", xy=(b, y), xytext=(0, 16), textcoords="offset points",
                                 arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0, shrinkA=0, shrinkB=1))
@@ -189,7 +191,7 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
         for ax in axes[:, 0]:
             ax.set_ylabel("softmax weight" if exclusive else "sigmoid weight", fontsize=8)
         _op_legend(fig, used)
-        note = f"; arrows: boundary epochs of {mark_op}" if mark_op in space.op_names(cell_type) else ""
+        note = f"; arrows: boundary epochs of {mark_op}" if arrows else ""  # promise only what is drawn
         fig.suptitle(f"Op weights per edge, {_cell_name(cell_type)}\n{_run_title(run)}{note}", fontsize=10)
     return fig
 
@@ -298,8 +300,10 @@ def _group(runs: list[Run]) -> dict[str, list[Run]]:
 
 
 def _draw_metric(ax: Axes, runs: list[Run], metric: str, colours: Mapping[str, str], spread: str = "std",
-                 ls: str = "-", label_suffix: str = "", legend: bool = True) -> bool:
-    """Mean over the runs of each label with a band (std or min-max); single runs as plain lines."""
+                 ls: str = "-", label_suffix: str = "", legend: bool = True,
+                 limits: tuple[float, float] | None = None) -> bool:
+    """Mean over the runs of each label with a band (std or min-max); single runs as plain lines.
+    ``limits``: the values' possible range (e.g. 0..6 for a count); a band is clipped to it."""
     drawn = False
     for label, group in _group(runs).items():
         series = [metric_series(r, metric) for r in group]
@@ -321,6 +325,8 @@ def _draw_metric(ax: Axes, runs: list[Run], metric: str, colours: Mapping[str, s
         else:
             sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
             low, high = mean - sd, mean + sd
+        if limits is not None:
+            low, high = np.clip(low, *limits), np.clip(high, *limits)
         ax.plot(common, mean, color=colours[label], ls=ls, label=f"{label}{label_suffix} (n={len(series)})")
         ax.fill_between(common, low, high, color=colours[label], alpha=0.18, lw=0)
     if drawn and legend and (len(_group(runs)) > 1 or label_suffix):
@@ -405,22 +411,23 @@ def plot_eigenvalues(runs: Any, labels: Sequence[str] | None = None, spread: str
 
 
 def plot_skip_counts(runs: Any, labels: Sequence[str] | None = None, spread: str = "std") -> Figure:
-    """Skip connections and ``#P`` (parametric ops) of the architecture derived at each epoch."""
+    """Skip connections and ``#P`` (parametric ops) of the architecture derived at each epoch; bands (std or
+    min-max over the runs of a label) are clipped to the possible counts, 0 to the number of edges."""
     runs = _runs(runs, labels)
     colours = run_colors([r.label for r in runs])
     cell = "cell" if runs[0].space.topology == "nb201" else "normal cell"
+    n = 6 if runs[0].space.topology == "nb201" else 8
     with style():
         fig = _new_figure(7.6, 2.8)
         ax1, ax2 = fig.subplots(1, 2, sharey=True)
-        _draw_metric(ax1, runs, "skip_count", colours, spread)
-        _draw_metric(ax2, runs, "num_parametric", colours, spread, legend=len(runs) > 1)
+        _draw_metric(ax1, runs, "skip_count", colours, spread, limits=(0, n))
+        _draw_metric(ax2, runs, "num_parametric", colours, spread, legend=len(runs) > 1, limits=(0, n))
         ax1.set_title(f"Skip connections in the derived {cell}")
         ax2.set_title(f"#P: parametric ops in the derived {cell}")
         for ax in (ax1, ax2):
             _epoch_axis(ax)
             ax.yaxis.get_major_locator().set_params(integer=True)
         ax1.set_ylabel("count")
-        n = 6 if runs[0].space.topology == "nb201" else 8
         ax1.set_ylim(-0.3, n + 0.3)
         if len(runs) == 1:
             fig.suptitle(_run_title(runs[0]))

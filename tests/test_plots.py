@@ -257,3 +257,31 @@ def test_search_with_diagnostics_then_plot(tmp_path, capsys):
     run = load_run(out)
     written = {p.name for p in (out / "figures").iterdir()}
     assert written == {f for f in _expected_files(run) if f.endswith(".png")}
+
+
+def test_count_bands_stay_within_the_possible_counts_and_arrows_are_promised_only_when_drawn():
+    from dartslib.plots import plot_edge_weights, plot_skip_counts
+    from dartslib.recording import Run
+    from dartslib.spaces import get_space
+
+    arch = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    conv = arch.replace("skip_connect", "nor_conv_3x3")
+    flat = [[[0.2] * 5 for _ in range(6)]]
+    runs = [Run([{"epoch": e, "genotype": g, "op_weights": {"cell": flat[0]}} for e, g in enumerate(gs, 1)],
+                {"method": "darts", "space": "nb201"}) for gs in ([conv, conv, arch], [conv, arch, arch],
+                                                                  [conv, conv, conv])]
+    fig = plot_skip_counts(runs)
+    bands = [c for c in fig.axes[0].collections]
+    assert bands
+    for band in bands:
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() >= 0 and ys.max() <= 6  # unclipped, mean - std of (0, 6, 0)... goes below 0
+    # flat weights: no boundary epoch, so no arrow and no promise of one
+    fig = plot_edge_weights(runs[0])
+    assert "arrows" not in fig._suptitle.get_text()
+    rising = [{"epoch": e, "genotype": arch, "op_weights": {"cell": [[0.1, 0.1 + 0.2 * e, 0.2, 0.2, 0.2]] * 6}}
+              for e in range(1, 4)]
+    space = get_space("nb201")
+    assert space.topology == "nb201"
+    fig = plot_edge_weights(Run(rising, {"method": "darts", "space": "nb201"}))
+    assert "arrows: boundary epochs of skip_connect" in fig._suptitle.get_text()
