@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("count", help="print parameters and multiply-accumulates of a genotype's network")
     c.add_argument("--genotype", required=True, help="genotype text, published name, or NB201 string")
     c.add_argument("--C", type=_positive, default=None, help="initial channels (default 36; NB201: 16)")
-    c.add_argument("--layers", type=_positive, default=20, help="cells (default 20; NB201: N=5 per stage)")
+    c.add_argument("--layers", type=_positive, default=None, help="cells of a DARTS network (default 20)")
+    c.add_argument("--cells-per-stage", type=_positive, default=None,
+                   help="N, cells per stage of an NB201 network (default 5)")
     c.add_argument("--num-classes", type=_positive, default=10)
     c.add_argument("--image-size", type=_positive, default=32)
 
@@ -272,11 +274,18 @@ def _run_count(args: argparse.Namespace) -> int:
 
     try:
         if _is_nb201(args.genotype):
-            model = build_nb201_network(args.genotype, C=args.C or 16, N=5, num_classes=args.num_classes)
+            if args.layers is not None:
+                raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
+            model = build_nb201_network(args.genotype, C=args.C or 16, N=args.cells_per_stage or 5,
+                                        num_classes=args.num_classes)
         else:
-            model = build_network(args.genotype, C=args.C or 36, layers=args.layers, num_classes=args.num_classes)
+            if args.cells_per_stage is not None:
+                raise ValueError("--cells-per-stage is N of an NB201 network; a DARTS network takes --layers")
+            model = build_network(args.genotype, C=args.C or 36, layers=args.layers or 20,
+                                  num_classes=args.num_classes)
     except ValueError as exc:
-        raise ValueError(f"--genotype: {exc}") from None
+        message = str(exc)
+        raise ValueError(message if message.startswith("--") else f"--genotype: {message}") from None
     params = count_parameters(model)
     macs = count_macs(model, (3, args.image_size, args.image_size))
     print(f"parameters: {params:,} ({params / 1e6:.2f} M, auxiliary head excluded)")

@@ -89,3 +89,15 @@ def test_module_entry_point_bad_space_has_no_traceback():
                           text=True, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "s9" in done.stderr and "nb201" in done.stderr
+
+
+def test_count_nb201_depth_is_cells_per_stage_and_layers_is_refused(capsys):
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    status, out, _ = run_main(capsys, "count", "--genotype", arch)
+    assert status == 0 and "1,531,546" in out  # the benchmark's C=16, N=5 anchor
+    status, shallow, _ = run_main(capsys, "count", "--genotype", arch, "--cells-per-stage", "1")
+    assert status == 0 and "1,531,546" not in shallow and "parameters:" in shallow
+    status, out, err = run_main(capsys, "count", "--genotype", arch, "--layers", "8")
+    assert status != 0 and "--layers" in out + err and "Traceback" not in out + err
+    status, out, err = run_main(capsys, "count", "--genotype", "DARTS_V2", "--cells-per-stage", "2")
+    assert status != 0 and "--cells-per-stage" in out + err
