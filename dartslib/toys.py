@@ -17,8 +17,18 @@ supernet that must find it:
   readout, so the sizes of the branches are part of the fit.
 * Search: DARTS' loop on a training and a validation set of 4096 samples each (weights: SGD lr 0.1,
   momentum 0.9, weight decay 3e-4, on training batches; alphas: Adam betas (0.5, 0.999), weight decay 1e-3,
-  on validation batches), or single-level / same-subset updates; 400 steps, ``epochs = 10`` blocks of
-  steps for the schedules.
+  on validation batches; or momentum SGD on the alphas, ``arch_optimizer="sgd"``), or single-level /
+  same-subset updates; 400 steps, ``epochs = 10`` blocks of steps for the schedules.
+
+**Two teachers, two questions.** :func:`residual_teacher` (above) needs both ops on every edge, so no
+discrete cell fits it: it shows the softmax's budget (one share per edge cannot keep identity and branch at
+full strength, Chu et al., 2020, Sec. 3.2) and the collapse's dynamics, but "discretized R^2" on it rewards
+sharpness, not choosing well. :func:`discrete_teacher` *is* a cell of the space (``answer``, default
+``skip, conv, skip, conv``): the right cell fits it and every other is clearly worse, so a method is scored
+by the cell it derives -- its regret against the best of all ``2^4`` cells trained stand-alone
+(:func:`standalone_scores`, :func:`regret`, :func:`regret_experiment`). On a chain a skip is the identity,
+so cells with the same number of convs are the same net (:func:`cell_function`): that teacher identifies
+how many edges should be conv, not which.
 
 **The same machinery as the image supernets.** The toy is one more search space of the library, not a
 second implementation of the methods. A search is a :class:`~dartslib.config.SearchConfig` (one per seed);
@@ -50,6 +60,7 @@ see :func:`softmax_race`.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -67,7 +78,10 @@ from .supernet import MixedEdge
 
 __all__ = [
     "WIDTH", "TOY_OPS", "TOY_UPDATES", "residual_teacher", "toy_forward", "ToyEdge", "ToySeed", "ToySupernet",
-    "toy_config", "ToyRun", "residual_stack_search",
+    "toy_config", "ToyRun", "residual_stack_search", "DISCRETE_ANSWER", "discrete_teacher",
+    "candidate_cells", "cell_function", "standalone_r2", "standalone_scores", "pooled_scores", "DERIVE_RULES",
+    "derived_cells",
+    "regret", "regret_experiment", "regret_summary",
     "discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps",
     "unfair_advantage_experiment", "zero_one_experiment", "aux_skip_experiment", "leakage_experiment",
     "gradient_correlation_experiment", "softmax_race", "theorem_4_3_bound", "corrected_race_bound",
@@ -109,9 +123,77 @@ def residual_teacher(n: int, depth: int = 4, strength: float = 1.5,
     """``n`` samples of the teacher: ``x (n, 16) ~ N(0, I)``, ``y (n, 16)`` of unit variance overall.
 
     The teacher's blocks are fixed (the same function for every seed); ``generator`` draws the inputs.
+
+    What it can show: the softmax's budget -- every block needs identity *and* a branch 1.5 times as strong,
+    which one softmax share per edge cannot give (Chu et al., 2020, Sec. 3.2) -- and the drift of the
+    shares. What it cannot show: whether a method chooses well. No discrete cell fits it (the best of the
+    16 trained stand-alone reaches held-out R^2 0.727, cells with 1 to 4 convs lie within 0.05 of each
+    other), so a derived cell's score there mostly measures how sharp the op weights were; for that
+    question use :func:`discrete_teacher` and :func:`regret`.
     """
     x = torch.randn(n, WIDTH, generator=generator)
     return x, _teacher_raw(x, depth, strength) / _teacher_scale(depth, strength)
+
+
+DISCRETE_ANSWER = ("skip", "conv", "skip", "conv")
+
+
+def _check_cell(cell: Sequence[str], name: str = "answer", allow_none: bool = False) -> tuple[str, ...]:
+    cell = tuple(cell)
+    if not cell:
+        raise ValueError(f"{name} is empty: give one op per edge, e.g. {DISCRETE_ANSWER}")
+    allowed = ("skip", "conv", "none") if allow_none else ("skip", "conv")
+    for op in cell:
+        if op not in allowed:
+            raise ValueError(f"{name} has op {op!r}; a cell's edges are {' or '.join(map(repr, allowed))}")
+    return cell
+
+
+def _discrete_raw(x: torch.Tensor, answer: tuple[str, ...]) -> torch.Tensor:
+    h = x
+    for a, op in zip(_teacher_blocks(len(answer)), answer):
+        if op == "conv":
+            h = _bn(torch.relu(h) @ a.T)
+    return h
+
+
+@functools.lru_cache(maxsize=None)
+def _discrete_scale(answer: tuple[str, ...]) -> float:
+    x = torch.randn(8192, WIDTH, generator=torch.Generator().manual_seed(_TEACHER_SEED + 1))
+    return _discrete_raw(x, answer).std().item()
+
+
+def discrete_teacher(n: int, answer: Sequence[str] = DISCRETE_ANSWER,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` samples of a teacher that *is* a discrete cell of the toy's space: ``x (n, 16) ~ N(0, I)``,
+    ``y (n, 16)`` of unit variance overall.
+
+    Edge ``l`` of ``answer`` is ``h_{l+1} = h_l`` (``"skip"``) or ``h_{l+1} = BN(relu(h_l) A_l^T)``
+    (``"conv"``, the same fixed ``A_l`` as :func:`residual_teacher`'s blocks): the student's ops with weight 1
+    and nothing else (strength 1 for the answer's op, 0 for the other), so the right discrete cell fits it
+    exactly and every other cell has too few or too many convs. Measured (:func:`standalone_scores`, 8
+    seeds, 400 steps): for the default answer the 6 right cells reach held-out R^2 0.940-0.949, the best
+    wrong one 0.879; for ``skip, skip, skip, conv`` 1.000 vs 0.896; for ``conv, conv, conv, skip`` only
+    0.831-0.844 vs 0.806 (three chained convs train less well in 400 steps).
+
+    What it can show: whether a search derives the right cell, scored by regret against cells trained
+    stand-alone (:func:`standalone_scores`, :func:`regret`) -- which :func:`residual_teacher` cannot, since
+    no discrete cell fits that one. What it cannot show: *which* edges should skip. The toy is a chain and a
+    skip is the identity, so every cell with the same number of convs computes the same family of functions
+    (:func:`cell_function`): the answer is identified up to where its skips sit, and "the right cell" means
+    any cell equivalent to ``answer``. Nor does it show the softmax budget of a block that needs both
+    branches (:func:`residual_teacher`'s point, Chu et al., 2020, Sec. 3.2).
+    """
+    answer = _check_cell(answer)
+    x = torch.randn(n, WIDTH, generator=generator)
+    return x, _discrete_raw(x, answer) / _discrete_scale(answer)
+
+
+def _teacher_data(n: int, depth: int, strength: float, answer: tuple[str, ...] | None,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if answer is None:
+        return residual_teacher(n, depth, strength, generator)
+    return discrete_teacher(n, answer, generator)
 
 
 def toy_forward(x: torch.Tensor, ops: Sequence[str], conv_weights: torch.Tensor, op_weights: torch.Tensor,
@@ -285,6 +367,7 @@ class ToyRun:
             ``(num_steps, S)`` (whether each seed's step ran at ``t_sp``), ``grad_correlation`` ``(num_steps, S)``.
         state: what evaluation needs: ``conv_weights``, the data ``(x_train, y_train, x_val, y_val)``, and
             ``configs`` (each seed's :class:`~dartslib.config.SearchConfig`).
+        answer: the :func:`discrete_teacher`'s cell the data came from, ``None`` for :func:`residual_teacher`.
     """
 
     ops: tuple[str, ...]
@@ -298,6 +381,7 @@ class ToyRun:
     eval_temperature: float
     history: dict[str, torch.Tensor] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict, repr=False)
+    answer: tuple[str, ...] | None = None
 
 
 def _conv_grads(model: ToySupernet, conv_weights: torch.Tensor, op_weights: torch.Tensor,
@@ -316,12 +400,13 @@ def _conv_grads(model: ToySupernet, conv_weights: torch.Tensor, op_weights: torc
 def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "softmax", *, depth: int = 4,
                           seeds: Sequence[int] = range(8), steps: int = 400, epochs: int = 10,
                           update: str = "bilevel-1st", arch_lr: float = 1.5e-2, weight_lr: float = 0.1,
+                          arch_optimizer: str = "adam",
                           strength: float = 1.5, samples: int = 4096, batch: int = 64,
                           zero_one: str | None = None, w01: float = 10.0,
                           aux_skip: str | None = None, aux_beta0: float = 1.0,
                           t_sp: float = 1e-3, t_sm: float | None = None, p_low: float = 0.0, p_up: float = 1.0,
                           warmup_epochs: int = 1, record_every: int = 10,
-                          grad_correlation: bool = False) -> ToyRun:
+                          grad_correlation: bool = False, answer: Sequence[str] | None = None) -> ToyRun:
     """Search the residual-stack toy with any combination of the library's switches; see the module doc.
 
     Every argument that is a switch of the library sets that switch of each seed's
@@ -336,6 +421,9 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
         update: ``"bilevel-1st"`` (alphas on validation batches), ``"bilevel-2nd"`` (DARTS' unrolled step,
             ``xi`` = the weights' lr), ``"same-subset"`` (alphas on other batches of the training set) or
             ``"single-level"`` (one step of both on the same batch), as config ``update``.
+        arch_optimizer: ``"adam"`` (the toy's default, DARTS' Adam with ``arch_betas``) or ``"sgd"`` (momentum SGD
+            at ``arch_lr`` with the weights' momentum and the alphas' weight decay: Hou et al., 2021, Sec. 5.3,
+            Tables 4 and 5, use SGD on the alphas; Adam divides out the gradient's magnitude).
         zero_one, w01: FairDARTS' zero-one loss (config ``zero_one_loss``, ``w01``).
         aux_skip, aux_beta0: DARTS-' auxiliary skip (config ``aux_skip``, ``aux_skip_beta0``).
         grad_correlation: record, for every step, Hou et al. (2021), Eq. 8's correlation term
@@ -344,7 +432,16 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
             batches are the ones the step's forwards actually ran on (its first and its last forward: the
             alphas' and the weights' in the first-order and same-subset steps, one and the same batch in
             single-level), so the term measures the library's steps, not what they are meant to do.
+        answer: ``None`` for :func:`residual_teacher` (``depth``, ``strength``), or a cell (one ``"skip"`` or
+            ``"conv"`` per edge, ``len(answer) == depth``) for :func:`discrete_teacher`: the search's data
+            come from that cell, and :func:`regret` scores the cell it derives.
     """
+    if answer is not None:
+        answer = _check_cell(answer)
+        if len(answer) != depth:
+            raise ValueError(f"answer has {len(answer)} edges but depth is {depth}; give depth=len(answer)")
+    if arch_optimizer not in ("adam", "sgd"):
+        raise ValueError(f"unknown arch_optimizer {arch_optimizer!r}; choose from: adam, sgd")
     if update not in TOY_UPDATES:
         raise ValueError(f"unknown toy update {update!r}; choose from: {', '.join(TOY_UPDATES)}")
     if form not in ("softmax", "sigmoid", "sparse-smooth"):
@@ -361,8 +458,8 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     cfg = configs[0]
 
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    train = [residual_teacher(samples, depth, strength, g) for g in gens]
-    valid = [residual_teacher(samples, depth, strength, g) for g in gens]
+    train = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
+    valid = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
     x_train, y_train = torch.stack([d[0] for d in train]), torch.stack([d[1] for d in train])
     x_val, y_val = torch.stack([d[0] for d in valid]), torch.stack([d[1] for d in valid])
     W = torch.stack([torch.randn(depth, n_conv, WIDTH, WIDTH, generator=g) / math.sqrt(WIDTH) for g in gens])
@@ -379,8 +476,12 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
                   for h in seed_hooks if type(h).arch_loss is not SearchHook.arch_loss]
     weight_opt = torch.optim.SGD(model.weight_parameters(), cfg.lr, momentum=cfg.momentum,
                                  weight_decay=cfg.weight_decay)
-    arch_opt = torch.optim.Adam(model.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
-                                weight_decay=cfg.arch_weight_decay)
+    if arch_optimizer == "sgd":
+        arch_opt: torch.optim.Optimizer = torch.optim.SGD(model.arch_parameters(), cfg.arch_lr, momentum=cfg.momentum,
+                                                          weight_decay=cfg.arch_weight_decay)
+    else:
+        arch_opt = torch.optim.Adam(model.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
+                                    weight_decay=cfg.arch_weight_decay)
     rows = torch.arange(S)[:, None]
     targets: list[torch.Tensor] = []
 
@@ -457,7 +558,7 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     return ToyRun(ops, form, update, final, torch.stack(records), torch.tensor(record_steps), alphas0,
                   model.alphas.detach().clone(), eval_t, hist,
                   {"conv_weights": model.conv_weights.detach().clone(), "data": (x_train, y_train, x_val, y_val),
-                   "configs": configs})
+                   "configs": configs}, answer)
 
 
 # ------------------------------------------------------------------------------------------ measurements
@@ -475,6 +576,230 @@ def discretization_scores(run: ToyRun) -> tuple[torch.Tensor, torch.Tensor]:
         return 1 - ((toy_forward(x_val, run.ops, W, w) - y_val) ** 2).mean(dim=(1, 2)) / var
 
     return r2(run.op_weights), r2(one_hot)
+
+
+# ------------------------------------------------------------------------------------------ regret
+Cell = tuple[str, ...]
+_STANDALONE_SEED = 20_000  # stand-alone training draws its data and weights from seed + this: not the search's
+
+
+def candidate_cells(depth: int = 4, ops: Sequence[str] = ("skip", "conv")) -> list[Cell]:
+    """Every discrete cell of ``depth`` edges with one op of ``ops`` each (``len(ops) ** depth`` cells), in
+    :func:`itertools.product` order (``("skip",) * depth`` first)."""
+    for op in ops:
+        if op not in ("skip", "conv"):
+            raise ValueError(f"candidate op {op!r}: candidate cells' edges are 'skip' or 'conv' "
+                             "(score the cut cell with standalone_r2(..., cut=True))")
+    return list(itertools.product(tuple(ops), repeat=depth))
+
+
+def cell_function(cell: Sequence[str]) -> Cell:
+    """The ops a cell actually applies, in order: its skips removed. Two cells with the same value compute
+    the same family of functions (a skip on a chain is the identity), so they are equally right: in the
+    toy's ``{skip, conv}`` space this is the number of convs. A cell with a ``none`` edge (the threshold
+    rule's edge where no op passes) cuts the chain: its net is the constant 0, ``("none",)``."""
+    if "none" in cell:
+        return ("none",)
+    return tuple(op for op in cell if op != "skip")
+
+
+def standalone_r2(answer: Sequence[str] | None = DISCRETE_ANSWER, *, cells: Sequence[Sequence[str]] | None = None,
+                  seeds: Sequence[int] = range(8), depth: int | None = None, strength: float = 1.5,
+                  steps: int = 400, samples: int = 4096, batch: int = 64, lr: float = 0.1,
+                  cut: bool = False) -> dict[Cell, torch.Tensor]:
+    """Train every candidate cell stand-alone on the teacher and return its held-out R^2 per seed,
+    ``{cell: (S,)}``: the reference a derived cell's regret is measured against.
+
+    A cell is trained as its derived net would be -- only its ops, each with weight 1 -- from scratch with
+    the search's weight optimiser (SGD, ``lr``, momentum 0.9, weight decay 3e-4, ``steps`` batches of
+    ``batch``) on ``samples`` fresh training samples, and scored on ``samples`` held-out ones
+    (R^2 = 1 - MSE / Var(y), as :func:`discretization_scores`). Per seed, every cell sees the same data,
+    batches and per-edge initial weights (common random numbers: the cells' differences are not the draws'),
+    drawn from ``_STANDALONE_SEED + seed``, apart from the searches' seeds.
+
+    Args:
+        answer: the :func:`discrete_teacher`'s cell, or ``None`` for :func:`residual_teacher`
+            (``depth``, ``strength``).
+        cells: the cells to train (default :func:`candidate_cells`: all ``2 ** depth``).
+        depth: edges (default ``len(answer)``, 4 for the residual teacher).
+        cut: also score the cut cell ``("none",) * depth``, the net the threshold rule derives when an edge
+            keeps no op (every cut cell predicts 0: one score serves them all, see :func:`regret`).
+
+    Batched: all cells with ``k`` convs and all seeds are one :class:`ToySupernet` of ``k`` edges whose only op
+    is ``conv`` (weight 1), trained by :func:`dartslib.steps.weight_step` (a skip with weight 1 is the
+    identity, so this is exactly the cell's own net, skips dropped); the all-skip cell
+    has nothing to train (its prediction is ``x``), nor has a cell with a ``none`` edge (its prediction is 0).
+    """
+    if answer is not None:
+        answer = _check_cell(answer)
+        depth = len(answer) if depth is None else depth
+        if depth != len(answer):
+            raise ValueError(f"answer has {len(answer)} edges but depth is {depth}")
+    depth = 4 if depth is None else depth
+    cells = candidate_cells(depth) if cells is None else [_check_cell(c, "cell", allow_none=True) for c in cells]
+    if cut:
+        cells = [*cells, ("none",) * depth]
+    for cell in cells:
+        if len(cell) != depth:
+            raise ValueError(f"cell {cell} has {len(cell)} edges but the teacher has {depth}")
+    seeds = list(seeds)
+    S = len(seeds)
+    gens = [torch.Generator().manual_seed(_STANDALONE_SEED + s) for s in seeds]
+    train = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
+    test = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
+    x_tr, y_tr = torch.stack([d[0] for d in train]), torch.stack([d[1] for d in train])
+    x_te, y_te = torch.stack([d[0] for d in test]), torch.stack([d[1] for d in test])
+    W0 = torch.stack([torch.randn(depth, WIDTH, WIDTH, generator=g) / math.sqrt(WIDTH) for g in gens])
+    idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)  # (steps, S, batch)
+    var = y_te.var(dim=(1, 2), unbiased=False)
+    rows = torch.arange(S)[:, None]
+    out: dict[Cell, torch.Tensor] = {}
+    by_convs: dict[int, list[Cell]] = {}
+    for cell in dict.fromkeys(cells):
+        if "none" in cell:  # the chain is cut: the net predicts 0
+            out[cell] = 1 - (y_te ** 2).mean(dim=(1, 2)) / var
+        else:
+            by_convs.setdefault(len(cell_function(cell)), []).append(cell)
+    for k, group in sorted(by_convs.items()):
+        G = len(group)
+        if k == 0:
+            r2 = 1 - ((x_te - y_te) ** 2).mean(dim=(1, 2)) / var
+            for cell in group:
+                out[cell] = r2.clone()
+            continue
+        edges = torch.tensor([[l for l, op in enumerate(cell) if op == "conv"] for cell in group])  # (G, k)
+        # the cells as a ToySupernet with one op per edge (softmax of one alpha: weight exactly 1), trained
+        # by the library's weight step
+        net = ToySupernet(("conv",), W0[:, edges].transpose(0, 1).reshape(G * S, k, 1, WIDTH, WIDTH).clone(),
+                          torch.zeros(G * S, k, 1))
+        opt = torch.optim.SGD(net.weight_parameters(), lr, momentum=0.9, weight_decay=3e-4)
+        for step in range(steps):
+            xb, yb = x_tr[rows, idx[step]].repeat(G, 1, 1), y_tr[rows, idx[step]].repeat(G, 1, 1)
+            _steps.weight_step(net, xb, yb, opt, None, loss_fn=_toy_loss)
+        with torch.no_grad():
+            pred = net(x_te.repeat(G, 1, 1)).view(G, S, *y_te.shape[1:])
+            r2 = 1 - ((pred - y_te) ** 2).mean(dim=(2, 3)) / var  # (G, S)
+        for cell, row in zip(group, r2):
+            out[cell] = row
+    return {tuple(cell): out[tuple(cell)] for cell in cells}
+
+
+def standalone_scores(answer: Sequence[str] | None = DISCRETE_ANSWER, *, pool: bool = False,
+                      **kwargs: Any) -> dict[Cell, float]:
+    """``{cell: mean held-out R^2 over seeds}`` of :func:`standalone_r2` (same arguments).
+
+    ``pool=True`` gives every cell the mean over the cells equivalent to it (same :func:`cell_function`):
+    they are one family of functions, so their differences are training noise, and pooled, every cell
+    equivalent to the best has regret 0."""
+    r2 = standalone_r2(answer, **kwargs)
+    scores = {cell: float(v.mean()) for cell, v in r2.items()}
+    return pooled_scores(scores) if pool else scores
+
+
+def pooled_scores(scores: dict[Cell, float]) -> dict[Cell, float]:
+    """Each cell's score replaced by the mean score of the cells with its :func:`cell_function`."""
+    classes: dict[Cell, list[float]] = {}
+    for cell, v in scores.items():
+        classes.setdefault(cell_function(cell), []).append(v)
+    return {cell: sum(classes[cell_function(cell)]) / len(classes[cell_function(cell)]) for cell in scores}
+
+
+DERIVE_RULES = ("argmax", "threshold", "own")
+
+
+def derived_cells(run: ToyRun, rule: str = "argmax", threshold: float = 0.85) -> list[Cell]:
+    """Every seed's derived cell, ``none`` never chosen as an op.
+
+    Rules: ``"argmax"``, on each edge the op with the largest alpha (DARTS' rule, Liu et al., 2019, Sec. 2.4;
+    for sigmoid gates and SP-DARTS' temperatures the same op as the largest op weight, the forms being
+    monotone); ``"threshold"``, FairDARTS' rule as :func:`dartslib.derive.derive_threshold` applies it (Chu et
+    al., 2020, Sec. 4.3 and footnote 8: the strongest op whose final op weight is at least ``threshold``,
+    0.85), and ``"none"`` on an edge where no op passes -- on the toy's chain that cuts the net; ``"own"``,
+    the threshold rule for sigmoid runs and argmax for the others.
+
+    The two rules disagree on FairDARTS' toy runs: every conv ends in a BN, so an edge's overall scale does
+    not matter to the next conv, and the zero-one loss can drive *both* gates of an edge to about 0.01
+    while the supernet still fits; argmax reads the ratio of two small gates, the threshold keeps nothing
+    (on :func:`discrete_teacher`'s default answer 7 of 8 seeds derive a cut net by the threshold rule, none
+    by argmax)."""
+    if rule not in DERIVE_RULES:
+        raise ValueError(f"unknown derivation rule {rule!r}; choose from: {', '.join(DERIVE_RULES)}")
+    if rule == "own":
+        rule = "threshold" if run.form == "sigmoid" else "argmax"
+    keep = torch.tensor([op != "none" for op in run.ops])
+    if rule == "argmax":
+        scores, passing = run.alphas, keep.expand_as(run.alphas)
+    else:
+        scores, passing = run.op_weights, keep & (run.op_weights >= threshold)
+    best = scores.masked_fill(~passing, -math.inf).argmax(-1)
+    cut = ~passing.any(-1)
+    return [tuple("none" if c else run.ops[m] for m, c in zip(row, cut_row))
+            for row, cut_row in zip(best.tolist(), cut.tolist())]
+
+
+def regret(run_or_cell: ToyRun | Sequence[str], scores: dict[Cell, float],
+           rule: str = "argmax") -> float | torch.Tensor:
+    """Regret of a cell against the best stand-alone cell, ``max(scores) - scores[cell]`` (R^2 points,
+    ``>= 0``): a float for a cell, ``(S,)`` for a :class:`ToyRun` (each seed's cell by ``rule``, see
+    :func:`derived_cells`). A cell missing from ``scores`` gets the mean score of the cells there that are
+    equivalent to it (:func:`cell_function`; a cut cell needs ``standalone_r2(..., cut=True)``)."""
+    best = max(scores.values())
+
+    edges = len(next(iter(scores)))
+
+    def one(cell: Sequence[str]) -> float:
+        cell = tuple(cell)
+        if len(cell) != edges:
+            raise ValueError(f"cell {cell} has {len(cell)} edges but the scored cells have {edges}")
+        if cell in scores:
+            return best - scores[cell]
+        same = [v for c, v in scores.items() if cell_function(c) == cell_function(cell)]
+        if not same:
+            hint = " (a cut cell: score with standalone_r2(..., cut=True))" if "none" in cell else ""
+            raise ValueError(f"cell {cell} has no stand-alone score nor an equivalent one; scores cover "
+                             f"{len(scores)} cells{hint}")
+        return best - sum(same) / len(same)
+
+    if isinstance(run_or_cell, ToyRun):
+        return torch.tensor([one(cell) for cell in derived_cells(run_or_cell, rule)])
+    return one(run_or_cell)
+
+
+def regret_experiment(seeds: Sequence[int] = range(8), answer: Sequence[str] = DISCRETE_ANSWER,
+                      **kwargs: Any) -> dict[str, ToyRun]:
+    """Each method of the library searching :func:`discrete_teacher` (``answer``), ``{skip, conv}``, the same
+    architecture lr for all (``arch_lr``, default 1.5e-2): DARTS (softmax, Liu et al., 2019), FairDARTS
+    (sigmoid with the zero-one loss, ``w01 = 10``, Chu et al., 2020), DARTS- (auxiliary skip, linear beta
+    from 1, Chu et al., 2021), SP-DARTS (sparse/smooth temperatures, Zhang & Ding, 2023) and single-level
+    DARTS (Hou et al., 2021). Score them with :func:`regret_summary`."""
+    answer = _check_cell(answer)
+    kwargs.setdefault("depth", len(answer))
+    ops = ("skip", "conv")
+    search = functools.partial(residual_stack_search, ops, seeds=seeds, answer=answer, **kwargs)
+    return {"darts": search("softmax"),
+            "fairdarts": search("sigmoid", zero_one="l01"),
+            "darts-minus": search("softmax", aux_skip="linear"),
+            "sp-darts": search("sparse-smooth"),
+            "single-level": search("softmax", update="single-level")}
+
+
+def regret_summary(runs: dict[str, ToyRun], scores: dict[Cell, float], rule: str = "argmax") -> list[dict[str, Any]]:
+    """One row per run: ``method``, ``seeds``, ``rule`` (the derivation rule used, :func:`derived_cells`),
+    ``cells`` (each seed's derived cell), ``convs`` (mean number of conv edges derived), ``regret`` and
+    ``regret_sd`` (over seeds, R^2 points), ``right`` (fraction of seeds whose cell is equivalent to the
+    run's answer, :func:`cell_function`; ``None`` without an answer)."""
+    rows = []
+    for name, run in runs.items():
+        own = ("threshold" if run.form == "sigmoid" else "argmax") if rule == "own" else rule
+        cells = derived_cells(run, own)
+        r = regret(run, scores, own)
+        right = (None if run.answer is None else
+                 sum(cell_function(c) == cell_function(run.answer) for c in cells) / len(cells))
+        rows.append({"method": name, "seeds": len(cells), "rule": own, "cells": cells,
+                     "convs": sum(c.count("conv") for c in cells) / len(cells),
+                     "regret": float(r.mean()), "regret_sd": float(r.std()) if len(cells) > 1 else 0.0,
+                     "right": right})
+    return rows
 
 
 def run_entropies(run: ToyRun) -> torch.Tensor:
