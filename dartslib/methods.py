@@ -242,6 +242,9 @@ def build_hooks(config: Any) -> list:
     from .zero_one import ZeroOneLoss
 
     hooks: list = []
+    form_hook = OP_WEIGHT_FORMS[config.op_weights].search_hook(config)  # e.g. GDAS' temperature schedule
+    if form_hook is not None:
+        hooks.append(form_hook)
     if config.op_weights == "sparse-smooth":
         hooks.append(TemperatureMixing(config.t_sp, config.smooth_temperature, config.p_low, config.p_up,
                                        config.p_warmup_epochs, seed=config.seed,

@@ -10,30 +10,11 @@ from __future__ import annotations
 
 import torch
 
+from .gumbel import GumbelSoftmaxWeights
+from .op_weight_base import OpWeightForm
+
 __all__ = ["OpWeightForm", "SoftmaxWeights", "SigmoidWeights", "SparseSmoothWeights", "build_op_weight_form",
            "OP_WEIGHT_FORMS"]
-
-
-class OpWeightForm:
-    """Base class: ``form(alphas) -> op_weights``, both ``(num_edges, num_ops)``.
-
-    ``exclusive`` says whether the ops of an edge compete for a fixed budget (softmax) or not (sigmoid);
-    derivation rules and diagnostics read it.
-    """
-
-    name = "base"
-    exclusive = True
-
-    def __call__(self, alphas: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def derivation_weights(self, alphas: torch.Tensor) -> torch.Tensor:
-        """The weights a discrete architecture is derived from; the form's own output unless a form says
-        otherwise (:class:`SparseSmoothWeights` derives at its sparse temperature)."""
-        return self(alphas)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class SoftmaxWeights(OpWeightForm):
@@ -112,7 +93,8 @@ class SparseSmoothWeights(SoftmaxWeights):
         return f"SparseSmoothWeights(t_sp={self.t_sp}, t_sm={self.t_sm}, temperature={self.temperature})"
 
 
-OP_WEIGHT_FORMS = {"softmax": SoftmaxWeights, "sigmoid": SigmoidWeights, "sparse-smooth": SparseSmoothWeights}
+OP_WEIGHT_FORMS = {"softmax": SoftmaxWeights, "sigmoid": SigmoidWeights, "sparse-smooth": SparseSmoothWeights,
+                   "gumbel": GumbelSoftmaxWeights}  # GDAS (Dong & Yang, 2019), see dartslib.gumbel
 
 
 def build_op_weight_form(form: str | OpWeightForm) -> OpWeightForm:
