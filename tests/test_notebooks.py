@@ -103,7 +103,7 @@ def test_bibliography_covers_every_citation():
     assert not unknown, f"cited but not in book/references.bib: {unknown}"
 
 
-BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure|def glue|^%matplotlib|^%config InlineBackend|"
+BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure\b|def glue\s*\(|^%matplotlib|^%config InlineBackend|"
                          r"time\.perf_counter\(\) - START", re.M)
 CHAPTERS = [nb for nb in NOTEBOOKS if nb.parent.name == "nbs"]
 
