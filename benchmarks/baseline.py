@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from dartslib.spaces import SearchSpace, get_space
+from dartslib.space.spaces import SearchSpace, get_space
 
 __all__ = ["BaselineDartsSupernet", "BaselineNB201Supernet", "build_baseline", "AugmentedImages",
            "baseline_loader", "baseline_step"]

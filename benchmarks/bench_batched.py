@@ -1,9 +1,9 @@
-"""Many small searches at once: ``S`` seeds batched in one model (dartslib.batched) against ``S`` single-seed
+"""Many small searches at once: ``S`` seeds batched in one model (dartslib.engine.batched) against ``S`` single-seed
 searches, at several model sizes; and a whole sweep, ``sweep --jobs 2`` against ``sweep --batch-seeds``.
 
 * step (in one process, interleaved): one first-order search step of all ``S`` seeds, batched (one
-  :class:`dartslib.batched.BatchedSearch` step) against ``S`` ordinary steps one after another (the seeds'
-  own :class:`dartslib.search.Search` models, the same batches). Repetitions alternate B S S B ..., so a
+  :class:`dartslib.engine.batched.BatchedSearch` step) against ``S`` ordinary steps one after another (the seeds'
+  own :class:`dartslib.engine.loop.Search` models, the same batches). Repetitions alternate B S S B ..., so a
   noisy shared machine slows both alike. Reported: median wall and CPU seconds (this process, all threads)
   per step of all seeds, seed-steps/s, training images/s (seed-steps/s x batch), the speed-up, and the
   peak resident memory above the level before the step (``/proc/self/statm`` sampled every millisecond,
@@ -43,9 +43,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search_step import release_freed_memory_at_once  # noqa: E402
 
-from dartslib.batched import BatchedSearch  # noqa: E402
-from dartslib.config import make_config  # noqa: E402
-from dartslib.steps import arch_step_first_order, weight_step  # noqa: E402
+from dartslib.engine.batched import BatchedSearch  # noqa: E402
+from dartslib.engine.config import make_config  # noqa: E402
+from dartslib.engine.steps import arch_step_first_order, weight_step  # noqa: E402
 
 
 def load() -> str:

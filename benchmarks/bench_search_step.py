@@ -44,7 +44,7 @@ from baseline import baseline_loader, baseline_step, build_baseline  # noqa: E40
 
 from dartslib import build_supernet  # noqa: E402
 from dartslib.data import BatchIterator, ImageData  # noqa: E402
-from dartslib.steps import arch_step_first_order, weight_step  # noqa: E402
+from dartslib.engine.steps import arch_step_first_order, weight_step  # noqa: E402
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 

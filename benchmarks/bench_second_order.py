@@ -1,7 +1,7 @@
 """What a second-order DARTS architecture step costs against a first-order one, and why (issue 15).
 
-DARTS' second-order architecture step (Liu et al., 2019, Eq. 6-8; :func:`dartslib.steps.arch_step_second_order`)
-makes four passes where the first-order step (Eq. 6 with xi = 0; :func:`dartslib.steps.arch_step_first_order`)
+DARTS' second-order architecture step (Liu et al., 2019, Eq. 6-8; :func:`dartslib.engine.steps.arch_step_second_order`)
+makes four passes where the first-order step (Eq. 6 with xi = 0; :func:`dartslib.engine.steps.arch_step_first_order`)
 makes one:
 
 1. the training loss at ``w``, differentiated for the weights (the virtual step ``w' = w - xi * grad``);
@@ -51,7 +51,7 @@ import torch
 from torch.func import functional_call
 
 from dartslib import build_supernet
-from dartslib.steps import arch_step_first_order, arch_step_second_order, weight_step
+from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, weight_step
 
 CRITERION = torch.nn.CrossEntropyLoss()
 

@@ -2,16 +2,16 @@
 
 The names below are the public API the book, coursework and tests rely on.
 """
-from .config import SearchConfig, make_config
-from .counting import count_macs, count_parameters
-from .derive import derive, derive_darts, derive_nb201, derive_threshold
-from .genotype import Genotype, format_genotype, parse_genotype
-from .methods import METHODS
-from .nb201 import build_nb201_network, format_nb201_arch, parse_nb201_arch
-from .networks import build_network
-from .search import Search, SearchResult, search
-from .spaces import SPACES, SearchSpace, get_space
-from .supernet import Supernet, build_supernet
+from dartslib.engine.config import SearchConfig, make_config
+from dartslib.arch.counting import count_macs, count_parameters
+from dartslib.arch.derive import derive, derive_darts, derive_nb201, derive_threshold
+from dartslib.arch.genotype import Genotype, format_genotype, parse_genotype
+from dartslib.methods.presets import METHODS
+from dartslib.arch.nb201 import build_nb201_network, format_nb201_arch, parse_nb201_arch
+from dartslib.arch.networks import build_network
+from dartslib.engine.loop import Search, SearchResult, search
+from dartslib.space.spaces import SPACES, SearchSpace, get_space
+from dartslib.space.supernet import Supernet, build_supernet
 
 __version__ = "0.1.0"
 

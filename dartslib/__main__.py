@@ -1,6 +1,6 @@
 """``python -m dartslib``: see :mod:`dartslib.cli`."""
 import sys
 
-from .cli import main
+from dartslib.cli import main
 
 sys.exit(main())

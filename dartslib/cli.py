@@ -53,7 +53,7 @@ def _positive(text: str) -> int:
     return value
 
 
-MAX_SEED = 2**63 - 2  # as dartslib.config.SearchConfig.validate
+MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig.validate
 
 
 def _seed(text: str) -> int:
@@ -95,7 +95,7 @@ def _arch_init(text: str) -> str:
 
 
 def _device(text: str) -> str:
-    from .search import resolve_device
+    from dartslib.engine.loop import resolve_device
 
     try:
         resolve_device(text)
@@ -110,8 +110,8 @@ def _shown(text: str, limit: int = 60) -> str:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    from .config import SCALES
-    from .data import DATASETS
+    from dartslib.engine.config import SCALES
+    from dartslib.data import DATASETS
 
     p.add_argument("--dataset", choices=DATASETS, default=None,
                    help="data set (default: digits at toy/small scale, cifar10 at paper scale)")
@@ -134,12 +134,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_method_switches(p: argparse.ArgumentParser) -> None:
-    """The switches of dartslib.methods: each overrides what the --method preset sets."""
-    from .config import AUX_SKIP_SCHEDULES, UPDATE_SCHEMES
-    from .derive import DERIVATION_RULES
-    from .op_weights import OP_WEIGHT_FORMS
+    """The switches of dartslib.methods.presets: each overrides what the --method preset sets."""
+    from dartslib.engine.config import AUX_SKIP_SCHEDULES, UPDATE_SCHEMES
+    from dartslib.arch.derive import DERIVATION_RULES
+    from dartslib.space.op_weights import OP_WEIGHT_FORMS
 
-    g = p.add_argument_group("method switches (override the preset; see dartslib.methods)")
+    g = p.add_argument_group("method switches (override the preset; see dartslib.methods.presets)")
     g.add_argument("--update", choices=UPDATE_SCHEMES, default=None,
                    help="how weights and alphas step: DARTS' bi-level (1st/2nd order), Single-DARTS' single-level, "
                         "or alphas on other batches of the same data (Single-DARTS Table 4)")
@@ -180,9 +180,9 @@ def _add_method_switches(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import SCALES
-    from .methods import METHODS
-    from .spaces import SPACES
+    from dartslib.engine.config import SCALES
+    from dartslib.methods.presets import METHODS
+    from dartslib.space.spaces import SPACES
 
     parser = _Parser(prog="python -m dartslib",
                                      description="DARTS and its fixes: search, train from scratch, count.")
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cells-per-stage", type=_positive, default=None, help="override N of the NB201 supernet")
     s.add_argument("--diagnostics", default=None, metavar="SPEC",
                    help="record diagnostics into the history, e.g. 'every=1' (discretization gap, gradient "
-                        "correlation), 'every=2,hessian,landscape,points=7' (see dartslib.recording)")
+                        "correlation), 'every=2,hessian,landscape,points=7' (see dartslib.diagnostics.recording)")
     _add_method_switches(s)
     _add_common(s)
 
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--gpus", default=None, help="comma-separated GPU ids: one run per GPU at a time")
     w.add_argument("--batch-seeds", action="store_true",
                    help="run the seeds of each method and space in one process as one batched search "
-                        "(dartslib.batched; methods it cannot batch run one seed per process)")
+                        "(dartslib.engine.batched; methods it cannot batch run one seed per process)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field of every run (value read as JSON, else text), e.g. "
                         "--set epochs=20 --set image_size=8; repeatable")
@@ -262,15 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_nb201(text: str) -> bool:
-    from .nb201 import is_nb201_arch
+    from dartslib.arch.nb201 import is_nb201_arch
 
     return is_nb201_arch(text)
 
 
 def _run_count(args: argparse.Namespace) -> int:
-    from .counting import count_macs, count_parameters
-    from .nb201 import build_nb201_network
-    from .networks import build_network
+    from dartslib.arch.counting import count_macs, count_parameters
+    from dartslib.arch.nb201 import build_nb201_network
+    from dartslib.arch.networks import build_network
 
     try:
         if _is_nb201(args.genotype):
@@ -294,12 +294,12 @@ def _run_count(args: argparse.Namespace) -> int:
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    from . import distributed
-    from .config import make_config
-    from .search import Search
+    from dartslib.engine import distributed
+    from dartslib.engine.config import make_config
+    from dartslib.engine.loop import Search
 
     if distributed.launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
-        group = distributed.init(args.device)  # nccl on CUDA, gloo on the CPU; see dartslib.distributed
+        group = distributed.init(args.device)  # nccl on CUDA, gloo on the CPU; see dartslib.engine.distributed
         try:
             return _search(args, Search, make_config, rank=group.rank)
         finally:
@@ -311,7 +311,7 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
 
     hooks = []
     if args.diagnostics is not None:
-        from .recording import parse_diagnostics_spec
+        from dartslib.diagnostics.recording import parse_diagnostics_spec
 
         try:
             hooks.append(parse_diagnostics_spec(args.diagnostics))
@@ -380,7 +380,7 @@ def _resume_line(path: str, epoch: int, epochs: int) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .train import Training, make_train_config
+    from dartslib.engine.train import Training, make_train_config
 
     if args.resume:
         if args.overwrite:
@@ -388,8 +388,8 @@ def _run_train(args: argparse.Namespace) -> int:
         run = Training.resume(args.resume, progress=not args.quiet, device=args.device)
         print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        from .genotype import parse_genotype
-        from .nb201 import parse_nb201_arch
+        from dartslib.arch.genotype import parse_genotype
+        from dartslib.arch.nb201 import parse_nb201_arch
 
         try:
             (parse_nb201_arch if _is_nb201(args.genotype) else parse_genotype)(args.genotype.strip())
@@ -406,8 +406,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from .plots import write_comparison_figures, write_standard_figures
-    from .recording import load_run
+    from dartslib.viz.plots import write_comparison_figures, write_standard_figures
+    from dartslib.diagnostics.recording import load_run
 
     formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
     if not formats:
@@ -445,8 +445,8 @@ def _split(text: str, what: str) -> list[str]:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from .config import SearchConfig
-    from .sweep import run_sweep
+    from dartslib.engine.config import SearchConfig
+    from dartslib.sweep import run_sweep
 
     try:
         seeds = [int(s) for s in _split(args.seeds, "seeds")]
@@ -464,7 +464,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             overrides[key] = text
     gpus = _split(args.gpus, "gpus") if args.gpus is not None else None
-    from .sweep import plan
+    from dartslib.sweep import plan
 
     methods, spaces = _split(args.methods, "methods"), _split(args.spaces, "spaces")
     try:
@@ -486,10 +486,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .checkpoint import CheckpointError, WriteError
-    from .data import DataFileError, DatasetNotFoundError
-    from .rundir import RunDirectoryBusy
-    from .search import SearchDiverged, SearchInterrupted
+    from dartslib.engine.checkpoint import CheckpointError, WriteError
+    from dartslib.data import DataFileError, DatasetNotFoundError
+    from dartslib.engine.rundir import RunDirectoryBusy
+    from dartslib.engine.loop import SearchDiverged, SearchInterrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """What a method plugs into the search loop: :class:`SearchHook` and the :class:`StepContext` it reads.
 
-A leaf module (it imports nothing of the loop), so the method modules (:mod:`dartslib.zero_one`,
-:mod:`dartslib.aux_skip`, :mod:`dartslib.skip_noise`, :mod:`dartslib.temperature`) and the recorders import it
+A leaf module (it imports nothing of the loop), so the method modules (:mod:`dartslib.methods.zero_one`,
+:mod:`dartslib.methods.aux_skip`, :mod:`dartslib.methods.skip_noise`, :mod:`dartslib.methods.temperature`) and the recorders import it
 without importing :mod:`dartslib.search`, which imports them. ``dartslib.search`` re-exports both names.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from .search import Search
-    from .supernet import Supernet
+    from dartslib.engine.loop import Search
+    from dartslib.space.supernet import Supernet
 
 __all__ = ["SearchHook", "StepContext"]
 
@@ -46,7 +46,7 @@ class SearchHook:
 
     def on_epoch_end(self, search: "Search", record: dict[str, Any]) -> None:
         """Called after each epoch's evaluation with the history record about to be saved; recorders
-        (:mod:`dartslib.diagnostics`) add their measurements to ``record`` or write files into
+        (:mod:`dartslib.diagnostics.measures`) add their measurements to ``record`` or write files into
         ``search.out_dir``."""
 
     def describe(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@
         --out runs/sweep --jobs 2            # or --gpus 0,1: one run per GPU (CUDA_VISIBLE_DEVICES)
 
 Each run lives in ``OUT/METHOD__SPACE__seedSEED/`` (``spec.json``: what was asked and the resolved config;
-``log.txt``: the run's output; then what :class:`~dartslib.search.Search` writes). Invoking the same sweep
+``log.txt``: the run's output; then what :class:`~dartslib.engine.loop.Search` writes). Invoking the same sweep
 again skips finished runs (those with ``result.json``), resumes interrupted ones from their checkpoint
 (Ctrl-C saves every running search) and starts the rest. Pairs a method refuses (e.g. ``fairdarts`` on a
 space with ``none``) are listed as refused with the reason instead of failing the sweep. At the end the
@@ -31,10 +31,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .checkpoint import write_json_atomic, write_text_atomic
-from .config import SearchConfig, make_config
-from .rundir import PARENT_ENV as _PARENT_ENV
-from .rundir import die_with_parent as _die_with_parent
+from dartslib.engine.checkpoint import write_json_atomic, write_text_atomic
+from dartslib.engine.config import SearchConfig, make_config
+from dartslib.engine.rundir import PARENT_ENV as _PARENT_ENV
+from dartslib.engine.rundir import die_with_parent as _die_with_parent
 
 __all__ = ["PlannedRun", "plan", "run_sweep", "collect", "COLUMNS"]
 
@@ -66,8 +66,8 @@ def plan(methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int], sc
          overrides: dict[str, Any] | None = None) -> list[PlannedRun]:
     """The grid in (method, space, seed) order. Unknown names raise ValueError; a pair the method refuses
     becomes a :class:`PlannedRun` with ``config=None`` and the library's reason."""
-    from .methods import METHODS
-    from .spaces import SPACES
+    from dartslib.methods.presets import METHODS
+    from dartslib.space.spaces import SPACES
 
     for kind, names, known in (("method", methods, METHODS), ("space", spaces, SPACES)):
         unknown = [n for n in names if n not in known]
@@ -136,7 +136,7 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
     resuming interrupted ones; write ``results.csv``/``results.md`` and return :func:`collect`'s table.
     A KeyboardInterrupt waits for the running searches to save (they get the same Ctrl-C) and re-raises.
     ``batch_seeds``: the seeds of each (method, space) run in one process as one batched search
-    (:mod:`dartslib.batched`; the group's log is in its first run's directory)."""
+    (:mod:`dartslib.engine.batched`; the group's log is in its first run's directory)."""
     out = Path(out)
     runs = plan(methods, spaces, seeds, scale, overrides)
     slots = [str(g) for g in gpus] if gpus else [None] * max(1, jobs)
@@ -161,7 +161,7 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
             pending.append((run, "resume" if status == "interrupted" else "start"))
 
     if batch_seeds:
-        from .batched import group_seeds
+        from dartslib.engine.batched import group_seeds
 
         pending = group_seeds(pending, out, echo, parts=len(slots))
     env = dict(os.environ)
@@ -215,7 +215,7 @@ def collect(path: str | Path) -> pd.DataFrame:
     """The table of a sweep directory: one row per (method, space, seed), columns :data:`COLUMNS`.
     ``status``: finished, failed (its process failed; ``reason``: the last line of its log), interrupted
     (checkpoint, no result), not started, or refused (with ``reason``)."""
-    from .diagnostics import num_parametric, skip_count
+    from dartslib.diagnostics.measures import num_parametric, skip_count
 
     path = Path(path)
     if not path.is_dir():
@@ -274,7 +274,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 def _run_one(run_dir: Path) -> int:
     """The child process of a sweep: start or resume the search in ``run_dir``. Exit 0 when finished,
     130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
-    from .search import Search, run_as_child
+    from dartslib.engine.loop import Search, run_as_child
 
     def work() -> list[str]:
         _die_with_parent()

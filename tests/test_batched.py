@@ -1,4 +1,4 @@
-"""Seeds batched in one model (dartslib.batched): every seed's steps equal its ordinary single-seed search's
+"""Seeds batched in one model (dartslib.engine.batched): every seed's steps equal its ordinary single-seed search's
 (logits, gradients, alphas, weights, BN buffers, optimizer state), each run directory is an ordinary one
 (history.jsonl, result.json, checkpoints that resume), and what cannot be batched is refused by name.
 
@@ -13,11 +13,11 @@ import pytest
 import torch
 from torch import nn
 
-from dartslib import batched as batched_module
-from dartslib.batched import BatchedSearch, check_batchable, clip_grad_norm_per_seed
-from dartslib.config import make_config
-from dartslib.search import Search, SearchHook, SearchInterrupted
-from dartslib.steps import arch_step_first_order, single_level_step, weight_step
+from dartslib.engine import batched as batched_module
+from dartslib.engine.batched import BatchedSearch, check_batchable, clip_grad_norm_per_seed
+from dartslib.engine.config import make_config
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
+from dartslib.engine.steps import arch_step_first_order, single_level_step, weight_step
 from dartslib.sweep import collect
 
 TINY = {"epochs": 2, "C": 4, "cells_per_stage": 1, "max_steps_per_epoch": 3, "batch_size": 16, "image_size": 8,
@@ -276,7 +276,7 @@ def test_a_batched_run_holds_every_seeds_lock_and_refuses_a_held_one(tmp_path):
     another live process holds stops the batched run before any step, and no lock is left behind after."""
     import socket
 
-    from dartslib.rundir import RunDirectoryError
+    from dartslib.engine.rundir import RunDirectoryError
 
     cfgs = configs(seeds=(0, 1))
     dirs = [tmp_path / f"darts__nb201__seed{c.seed}" for c in cfgs]

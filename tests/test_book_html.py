@@ -94,7 +94,7 @@ VISIBLE_CODE_JS = """() => {
   return {inputs: inputs.map(e => e.innerText), proseFirst: !!proseFirst};
 }"""
 
-# For every explorer (a cell output that says "the slider below", as dartslib.explorer.Explorer does): are its
+# For every explorer (a cell output that says "the slider below", as dartslib.book.explorer.Explorer does): are its
 # small multiples shown before that note and the slider (progress bars are widgets too, before any figure)?
 WIDGETS_JS = """() => {
   const WIDGET = 'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets';

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dartslib.counting import count_macs, count_parameters
-from dartslib.networks import build_network
+from dartslib.arch.counting import count_macs, count_parameters
+from dartslib.arch.networks import build_network
 
 
 def _tiny() -> nn.Module:

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from dartslib import Genotype, parse_genotype
-from dartslib.derive import derive, derive_darts, derive_nb201, derive_threshold
-from dartslib.spaces import DARTS_OPS, get_space
+from dartslib.arch.derive import derive, derive_darts, derive_nb201, derive_threshold
+from dartslib.space.spaces import DARTS_OPS, get_space
 
 OP = {name: i for i, name in enumerate(DARTS_OPS)}
 

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from dartslib import build_supernet, derive, get_space
-from dartslib.diagnostics import (accuracy, boundary_epoch, discretization_gap, dominant_ops, edge_entropy,
+from dartslib.diagnostics.measures import (accuracy, boundary_epoch, discretization_gap, dominant_ops, edge_entropy,
                                   genotype_op_counts, ies, is_exclusive, num_parametric, one_hot_op_weights,
                                   preserved_state, set_measurement_mode, skip_count, take_batches)
-from dartslib.genotype import published_genotype
-from dartslib.grad_correlation import _capture, gradient_correlation, op_weight_gradients
-from dartslib.hessian import alpha_hessian, alpha_hessian_eigenvalue, dense_hessian, hvp_function, power_iteration
-from dartslib.landscape import accuracy_landscape, filter_normalized_direction
-from dartslib.recording import DiagnosticsRecorder, load_run, metric_series, parse_diagnostics_spec
-from dartslib.residual_gain import BetaBlock, BetaResNet, residual_gain_experiment
+from dartslib.arch.genotype import published_genotype
+from dartslib.diagnostics.grad_correlation import _capture, gradient_correlation, op_weight_gradients
+from dartslib.diagnostics.hessian import alpha_hessian, alpha_hessian_eigenvalue, dense_hessian, hvp_function, power_iteration
+from dartslib.diagnostics.landscape import accuracy_landscape, filter_normalized_direction
+from dartslib.diagnostics.recording import DiagnosticsRecorder, load_run, metric_series, parse_diagnostics_spec
+from dartslib.book.residual_gain import BetaBlock, BetaResNet, residual_gain_experiment
 
 
 def _tiny(space="nb201", seed=0, scale_alphas=1.0, **kw):
@@ -123,7 +123,7 @@ def _hand_darts_cell(cell, s0, s1, genotype_edges_, cell_type):
 
 @pytest.mark.parametrize("cell_index", [0, 1])  # a normal and a reduction cell
 def test_one_hot_supernet_cell_is_the_derived_cell(cell_index):
-    from dartslib.genotype import genotype_edges
+    from dartslib.arch.genotype import genotype_edges
 
     model = _tiny("darts").eval()
     with torch.no_grad():
@@ -142,7 +142,7 @@ def test_one_hot_supernet_cell_is_the_derived_cell(cell_index):
 
 
 def test_one_hot_supernet_computes_fairdarts_triples_and_nb201_strings():
-    from dartslib.genotype import genotype_edges
+    from dartslib.arch.genotype import genotype_edges
 
     model = _tiny("darts-nonone", op_weights="sigmoid", scale_alphas=2.0).eval()
     with torch.no_grad():
@@ -195,7 +195,7 @@ def test_discretization_gap_uses_the_one_hot_supernet():
 
 
 def test_discretised_supernet_has_no_auxiliary_skip():
-    from dartslib.aux_skip import add_auxiliary_skips, set_aux_beta
+    from dartslib.methods.aux_skip import add_auxiliary_skips, set_aux_beta
 
     model = _tiny("nb201")
     add_auxiliary_skips(model)
@@ -351,7 +351,7 @@ def test_take_batches():
 # ------------------------------------------------------------------------------------ recording
 
 def _tiny_config(**kw):
-    from dartslib.config import SearchConfig
+    from dartslib.engine.config import SearchConfig
 
     values = dict(method="darts", space="nb201", dataset="digits", scale="toy", epochs=2, batch_size=32,
                   C=4, cells_per_stage=1, image_size=8, augment=False, max_steps_per_epoch=3, device="cpu",
@@ -362,7 +362,7 @@ def _tiny_config(**kw):
 
 @pytest.mark.parametrize("update", ["bilevel-1st", "single-level"])
 def test_recording_does_not_change_the_search(tmp_path, update):
-    from dartslib.search import search
+    from dartslib.engine.loop import search
 
     config = _tiny_config(update=update)
     plain = search(config, None, progress=False)
@@ -391,7 +391,7 @@ def test_recording_does_not_change_the_search(tmp_path, update):
 
 
 def test_recorder_every_k_epochs(tmp_path):
-    from dartslib.search import search
+    from dartslib.engine.loop import search
 
     config = _tiny_config(epochs=3, max_steps_per_epoch=1)
     result = search(config, None, progress=False,
@@ -430,7 +430,7 @@ def test_beta_scales_the_skip():
 
 
 def test_residual_gain_experiment_trains_beta(tmp_path):
-    from dartslib.residual_gain import load_residual_gain
+    from dartslib.book.residual_gain import load_residual_gain
 
     result = residual_gain_experiment((0.0, 1.0), tmp_path, epochs=2, image_size=8, C=4, blocks_per_stage=1,
                                       max_steps_per_epoch=3)
@@ -444,7 +444,7 @@ def test_residual_gain_experiment_trains_beta(tmp_path):
 
 def _small_trained_supernet():
     from dartslib import make_config
-    from dartslib.search import Search
+    from dartslib.engine.loop import Search
     cfg = make_config("darts", space="nb201", scale="toy", seed=0, epochs=1, C=4, cells_per_stage=1,
                       image_size=8, batch_size=64)
     s = Search(cfg, progress=False)
@@ -466,7 +466,7 @@ def test_recalibrated_gap_restores_the_model_and_differs_from_batch_statistics()
     assert rec["discrete_acc"] != bat["discrete_acc"]  # a different measurement, not a relabelling
     # the recalibrated one-hot net is judged with statistics of its own: the same as measuring it after a
     # manual recalibration (control: the search's running statistics give another number)
-    from dartslib.diagnostics import one_hot_op_weights, preserved_state, recalibrate_bn
+    from dartslib.diagnostics.measures import one_hot_op_weights, preserved_state, recalibrate_bn
     weights = model.op_weights()
     one_hot = one_hot_op_weights(rec["genotype"], model.space, like=weights)
     with preserved_state(model):

@@ -1,6 +1,6 @@
-"""Data-parallel search (dartslib.distributed): 2 CPU processes with gloo against one process.
+"""Data-parallel search (dartslib.engine.distributed): 2 CPU processes with gloo against one process.
 
-"The same global batch" (see dartslib.distributed): every rank takes its contiguous shard of the global
+"The same global batch" (see dartslib.engine.distributed): every rank takes its contiguous shard of the global
 batch and BatchNorm normalises each shard with its own statistics (SyncBatchNorm refuses CPU tensors).
 The single-process reference therefore runs the same shards separately through the network in one
 process (:func:`ghost_batch`), concatenates the logits and takes the mean loss over the global batch;
@@ -21,8 +21,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from dartslib import make_config
-from dartslib.distributed import Distributed, GradientSync
-from dartslib.search import Search, SearchHook, SearchInterrupted
+from dartslib.engine.distributed import Distributed, GradientSync
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
 
 WORLD = 2
 METHODS = ("darts", "fairdarts", "single-darts")  # first-order bi-level (+ zero-one loss), single-level

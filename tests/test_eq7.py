@@ -5,7 +5,7 @@ the batches' subset.
 Once the weights have been trained on the training half, a same-subset step (alpha batch from the training
 half) estimates ``||grad L_train||^2`` and a bi-level step (alpha batch from the validation half)
 ``<grad L_train, grad L_val>``, which the fitted weights make smaller. On the residual-stack toy
-(:func:`dartslib.toys.residual_stack_search`, ``grad_correlation=True``):
+(:func:`dartslib.book.toys.residual_stack_search`, ``grad_correlation=True``):
 
 * control: with 4096 samples per half the weights barely fit their half in 200 steps, and the two terms
   agree (the untrained / independent case);
@@ -14,7 +14,7 @@ half) estimates ``||grad L_train||^2`` and a bi-level step (alpha batch from the
   batches of 16 from 64 samples share about 4; part is what the weights learned about their half);
 * single-level (the same batch twice) exceeds both by the batch's own noise, Eq. 8 of the chapter.
 
-Chapter 6 shows the same on a tiny NB201 supernet with ``dartslib.grad_correlation``; the toy is the cheap,
+Chapter 6 shows the same on a tiny NB201 supernet with ``dartslib.diagnostics.grad_correlation``; the toy is the cheap,
 deterministic place to assert it.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import functools
 import pytest
 import torch
 
-from dartslib import toys
+from dartslib.book import toys
 
 SEEDS = range(4)
 STEPS = 200

@@ -1,7 +1,7 @@
-"""dartslib.explorer: results computed once per knob value, one panel per value, clear errors."""
+"""dartslib.book.explorer: results computed once per knob value, one panel per value, clear errors."""
 import pytest
 
-from dartslib.explorer import Explorer
+from dartslib.book.explorer import Explorer
 
 
 def _draw(ax, value, result):

@@ -10,10 +10,10 @@ import torch
 from dartslib import make_config
 from dartslib.cli import main
 from dartslib.data import load_dataset
-from dartslib.search import Search
-from dartslib.train import make_train_config
+from dartslib.engine.loop import Search
+from dartslib.engine.train import make_train_config
 
-search_module = importlib.import_module("dartslib.search")  # the package exports a function of that name
+search_module = importlib.import_module("dartslib.engine.loop")  # the search loop (dartslib.search is the function)
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, max_steps_per_epoch=3, batch_size=32, image_size=8)
 
@@ -128,9 +128,9 @@ def test_discretization_gap_derives_as_the_search_does():
     # SP-DARTS derives at t_sp; the gap recorder must measure the genotype the search reports, not one derived
     # from the op weights at the form's resting temperature t_sm
     from dartslib import build_supernet
-    from dartslib.derive import derive
-    from dartslib.diagnostics import discretization_gap
-    from dartslib.methods import prepare_supernet
+    from dartslib.arch.derive import derive
+    from dartslib.diagnostics.measures import discretization_gap
+    from dartslib.methods.presets import prepare_supernet
 
     config = make_config("sp-darts", "darts-nonone")
     model = build_supernet("darts-nonone", C=2, layers=3)
@@ -151,7 +151,7 @@ def test_discretization_gap_derives_as_the_search_does():
 
 
 def test_batched_seeds_refuse_the_nb201_protocol():
-    from dartslib.batched import check_batchable
+    from dartslib.engine.batched import check_batchable
 
     check_batchable([make_config("darts", "nb201", "toy", seed=s) for s in (0, 1)])
     with pytest.raises(ValueError, match="protocol"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dartslib.genotype import (
+from dartslib.arch.genotype import (
     MAX_GENOTYPE_CHARS, PUBLISHED, Genotype, format_genotype, genotype_edges, normalize_genotype,
     parse_genotype, published_genotype, published_metadata, published_names, same_genotype,
     validate_genotype,

@@ -1,4 +1,4 @@
-"""GDAS' Gumbel-softmax op weights (dartslib.gumbel): hard forward, straight-through backward, Gumbel-max
+"""GDAS' Gumbel-softmax op weights (dartslib.space.gumbel): hard forward, straight-through backward, Gumbel-max
 sampling frequencies, the annealed temperature, bit-exact resume and the CLI."""
 import json
 
@@ -7,12 +7,12 @@ import torch
 
 from dartslib import make_config
 from dartslib.cli import main
-from dartslib.derive import derive
-from dartslib.gumbel import GumbelAnnealing, GumbelSoftmaxWeights, tau_schedule
-from dartslib.methods import build_hooks
-from dartslib.op_weights import OP_WEIGHT_FORMS, SoftmaxWeights, build_op_weight_form
-from dartslib.search import Search, SearchHook, SearchInterrupted, search
-from dartslib.spaces import get_space
+from dartslib.arch.derive import derive
+from dartslib.space.gumbel import GumbelAnnealing, GumbelSoftmaxWeights, tau_schedule
+from dartslib.methods.presets import build_hooks
+from dartslib.space.op_weights import OP_WEIGHT_FORMS, SoftmaxWeights, build_op_weight_form
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted, search
+from dartslib.space.spaces import get_space
 
 
 def test_the_registry_names_the_form_and_its_hook():

@@ -12,7 +12,20 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dartslib"
 #: code that exists for the book; the library's core must not depend on it
-BOOK_ONLY = ("dartslib.book", "dartslib.toys", "dartslib.explorer", "dartslib.residual_gain")
+BOOK_ONLY = ("dartslib.book",)
+#: the layers, bottom first: a module may import its own layer and the layers below it, never one above.
+#: (Within a layer the cycle test above keeps the imports one-way.)
+LAYERS = [
+    ("dartslib.hooks", "dartslib.data"),       # leaves: what a method plugs in; the datasets and batches
+    ("dartslib.space",),                       # ops, spaces, op-weight forms, the supernet
+    ("dartslib.arch",),                        # genotypes, NB201 strings, derivation, networks, counting
+    ("dartslib.methods",),                     # presets and one module per switch
+    ("dartslib.engine",),                      # config, steps, the loop, training, checkpoints, run folders
+    ("dartslib.diagnostics",),                 # measures, Hessian, landscape, gradient correlation, recorder
+    ("dartslib.viz",),                         # style, cell drawings, figures
+    ("dartslib.sweep", "dartslib.cli", "dartslib.__main__"),   # the command line
+    ("dartslib.book",),                        # the book's own code: chapter setup, toys, results
+]
 
 
 def _modules(root: Path) -> dict[str, Path]:
@@ -101,6 +114,41 @@ def test_the_core_does_not_import_the_book():
     offenders = {m: sorted(d for d in deps if d.startswith(BOOK_ONLY))
                  for m, deps in graph.items() if not m.startswith(BOOK_ONLY) and m != "dartslib"}
     assert {m: d for m, d in offenders.items() if d} == {}
+
+
+def layer_of(module: str) -> int | None:
+    """The index in :data:`LAYERS` of ``module`` (None for the package's own ``__init__``)."""
+    for i, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return i
+    return None
+
+
+def upward_imports(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """``{module: the modules of a higher layer it imports}``."""
+    out = {}
+    for module, deps in graph.items():
+        mine = layer_of(module)
+        if mine is None:
+            continue
+        up = sorted(d for d in deps if (layer_of(d) or 0) > mine)
+        if up:
+            out[module] = up
+    return out
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in import_graph() if m != "dartslib" and layer_of(m) is None] == []
+
+
+def test_the_layers_import_only_downwards():
+    assert upward_imports(import_graph()) == {}
+
+
+def test_the_layer_check_finds_an_upward_import():
+    """Control: the space layer importing the engine is an upward import."""
+    graph = {"dartslib.space.supernet": {"dartslib.engine.config"}, "dartslib.engine.config": set()}
+    assert upward_imports(graph) == {"dartslib.space.supernet": ["dartslib.engine.config"]}
 
 
 @pytest.mark.parametrize("lazy", [False, True])

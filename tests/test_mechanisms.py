@@ -1,4 +1,4 @@
-"""The papers' mechanisms, each proven on a toy of :mod:`dartslib.toys` over eight seeds, each against the
+"""The papers' mechanisms, each proven on a toy of :mod:`dartslib.book.toys` over eight seeds, each against the
 same toy with the mechanism switched off (so every test fails if its mechanism stops working).
 
 Seeds are batched: one ``residual_stack_search`` call runs eight independent searches. The toy runs on the
@@ -11,7 +11,9 @@ import math
 import pytest
 import torch
 
-from dartslib import aux_skip, steps, temperature, toys, zero_one
+from dartslib.book import toys
+from dartslib.engine import steps
+from dartslib.methods import aux_skip, temperature, zero_one
 
 SEEDS = range(8)
 

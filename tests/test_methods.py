@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from dartslib import build_supernet, make_config
-from dartslib.aux_skip import AuxiliarySkip, add_auxiliary_skips, beta_schedule, set_aux_beta
+from dartslib.methods.aux_skip import AuxiliarySkip, add_auxiliary_skips, beta_schedule, set_aux_beta
 from dartslib.cli import main
-from dartslib.derive import derive
-from dartslib.entropy import summed_entropy
-from dartslib.methods import METHODS, build_hooks, prepare_supernet
-from dartslib.op_weights import SparseSmoothWeights
-from dartslib.search import Search, SearchHook, SearchInterrupted, StepContext, search
-from dartslib.skip_noise import SkipNoise, noise_std, set_skip_noise
-from dartslib.supernet import MixedEdge
-from dartslib.temperature import TemperatureMixing, p_schedule
-from dartslib.zero_one import ZeroOneLoss, zero_one_loss
+from dartslib.arch.derive import derive
+from dartslib.diagnostics.entropy import summed_entropy
+from dartslib.methods.presets import METHODS, build_hooks, prepare_supernet
+from dartslib.space.op_weights import SparseSmoothWeights
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted, StepContext, search
+from dartslib.methods.skip_noise import SkipNoise, noise_std, set_skip_noise
+from dartslib.space.supernet import MixedEdge
+from dartslib.methods.temperature import TemperatureMixing, p_schedule
+from dartslib.methods.zero_one import ZeroOneLoss, zero_one_loss
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, layers=3, max_steps_per_epoch=2, batch_size=32, image_size=8)
 
@@ -77,7 +77,7 @@ def test_single_darts_and_other_presets():
     assert make_config("darts-noskip", "nb201").space == "nb201-noskip"
     noskip = make_config("darts-noskip", "darts")  # FairDARTS' S1 \\ {skip}: 6 ops, neither none nor skip
     assert noskip.space == "darts-nonone-noskip"
-    from dartslib.spaces import get_space
+    from dartslib.space.spaces import get_space
     assert get_space(noskip.space).op_names("normal") == (
         "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
     assert make_config("darts-noskip", "darts-nonone").space == "darts-nonone-noskip"

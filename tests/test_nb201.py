@@ -7,9 +7,9 @@ import random
 import pytest
 import torch
 
-from dartslib.counting import count_macs, count_parameters
-from dartslib.nb201 import NB201Cell, build_nb201_network, format_nb201_arch, parse_nb201_arch
-from dartslib.spaces import NB201_OPS
+from dartslib.arch.counting import count_macs, count_parameters
+from dartslib.arch.nb201 import NB201Cell, build_nb201_network, format_nb201_arch, parse_nb201_arch
+from dartslib.space.spaces import NB201_OPS
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

@@ -7,9 +7,9 @@ import io
 import pytest
 import torch
 
-from dartslib.counting import count_parameters
-from dartslib.genotype import Genotype, published_genotype, published_names
-from dartslib.networks import EvalCell, build_network, drop_path, resolve_drop_path_mode
+from dartslib.arch.counting import count_parameters
+from dartslib.arch.genotype import Genotype, published_genotype, published_names
+from dartslib.arch.networks import EvalCell, build_network, drop_path, resolve_drop_path_mode
 
 SMALL = dict(C=8, layers=5)  # reductions at cells 1 and 3, auxiliary head after cell 3
 

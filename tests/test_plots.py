@@ -9,14 +9,14 @@ from matplotlib.figure import Figure
 
 from dartslib import derive, get_space
 from dartslib.cli import main
-from dartslib.genotype import Genotype, published_genotype
-from dartslib.ops import OPS
-from dartslib.plots import (METHOD_COLORS, OP_COLORS, compare_runs, draw_cell, draw_genotype, op_color,
+from dartslib.arch.genotype import Genotype, published_genotype
+from dartslib.space.ops import OPS
+from dartslib.viz.plots import (METHOD_COLORS, OP_COLORS, compare_runs, draw_cell, draw_genotype, op_color,
                             plot_discretization_gap, plot_dominant_ops, plot_edge_weights, plot_eigenvalues,
                             plot_gradient_correlation, plot_ies, plot_landscape, plot_op_weight_gradients,
                             plot_residual_gain, plot_skip_counts, plot_training_curves, plot_weight_heatmap,
                             plot_weight_histogram, run_colors, standard_figures)
-from dartslib.recording import Run, dominant_op_history, load_run
+from dartslib.diagnostics.recording import Run, dominant_op_history, load_run
 
 
 def synthetic_run(path=None, space="nb201", epochs=6, form="softmax", seed=0, method="darts", diagnostics=True):
@@ -169,7 +169,7 @@ def test_curves_and_comparisons_accept_several_runs():
 
 
 def test_landscape_figure_has_surface_and_contour():
-    from dartslib.landscape import Landscape
+    from dartslib.diagnostics.landscape import Landscape
 
     coords = np.linspace(-1, 1, 7)
     a, b = np.meshgrid(coords, coords, indexing="ij")
@@ -260,9 +260,9 @@ def test_search_with_diagnostics_then_plot(tmp_path, capsys):
 
 
 def test_count_bands_stay_within_the_possible_counts_and_arrows_are_promised_only_when_drawn():
-    from dartslib.plots import plot_edge_weights, plot_skip_counts
-    from dartslib.recording import Run
-    from dartslib.spaces import get_space
+    from dartslib.viz.plots import plot_edge_weights, plot_skip_counts
+    from dartslib.diagnostics.recording import Run
+    from dartslib.space.spaces import get_space
 
     arch = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
     conv = arch.replace("skip_connect", "nor_conv_3x3")

@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from dartslib import make_config
-from dartslib.checkpoint import CheckpointError, WriteError, load_checkpoint, save_checkpoint
+from dartslib.engine.checkpoint import CheckpointError, WriteError, load_checkpoint, save_checkpoint
 from dartslib.cli import main
 from dartslib.data import DataFileError, load_dataset
-from dartslib.rundir import RunDirectoryBusy, RunDirectoryError
-from dartslib.search import Search, SearchDiverged, SearchHook, SearchInterrupted, search
+from dartslib.engine.rundir import RunDirectoryBusy, RunDirectoryError
+from dartslib.engine.loop import Search, SearchDiverged, SearchHook, SearchInterrupted, search
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, max_steps_per_epoch=2, batch_size=32, image_size=8, device="cpu")
 CLI_TINY = ["--space", "nb201", "--cells-per-stage", "1", "--epochs", "2", "--C", "4", "--quiet", "--batch-size", "32",
@@ -203,7 +203,7 @@ def test_a_stale_lock_of_a_dead_process_is_removed(tmp_path):
 
 
 def test_two_searches_started_at_once_do_not_both_run(tmp_path):
-    code = ("import sys; from dartslib import make_config; from dartslib.search import search; "
+    code = ("import sys; from dartslib import make_config; from dartslib.engine.loop import search; "
             "search(make_config('darts', 'nb201', 'toy', epochs=8, C=4, cells_per_stage=1, max_steps_per_epoch=2, "
             "batch_size=32, image_size=8, device='cpu'), sys.argv[1], progress=False)")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -379,7 +379,7 @@ def test_a_read_only_out_is_detected_by_the_lock(tmp_path, monkeypatch):
 
 
 def test_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_removes_the_temporary(capsys, tmp_path, monkeypatch):
-    import dartslib.checkpoint as checkpoint
+    import dartslib.engine.checkpoint as checkpoint
 
     real_save, calls = torch.save, []
 
@@ -517,8 +517,8 @@ def test_a_corrupt_history_given_to_plot(capsys, tmp_path):
 
 
 def test_a_genotype_with_a_huge_concat_range_is_a_value_error():
-    from dartslib.genotype import Genotype
-    from dartslib.networks import build_network
+    from dartslib.arch.genotype import Genotype
+    from dartslib.arch.networks import build_network
 
     edges = [("sep_conv_3x3", 0), ("sep_conv_3x3", 1)] * 2
     genotype = Genotype(normal=edges, normal_concat=range(2, 10**30), reduce=edges, reduce_concat=range(2, 4))
@@ -579,7 +579,7 @@ def test_checkpoints_written_before_checksums_still_resume(tmp_path):
 
 
 def test_zero_epochs_write_a_consistent_empty_run(capsys, tmp_path):
-    from dartslib.recording import load_run
+    from dartslib.diagnostics.recording import load_run
 
     search(tiny(epochs=0), tmp_path, progress=False)
     assert (tmp_path / "history.jsonl").read_text() == "" and (tmp_path / "result.json").is_file()

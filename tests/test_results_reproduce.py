@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dartslib.config import SearchConfig
-from dartslib.search import Search, SearchHook, SearchInterrupted
+from dartslib.engine.config import SearchConfig
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
 
 RUN = Path(__file__).resolve().parents[1] / "book" / "results" / "collapse" / "regime" / "darts__nb201__seed0"
 EPOCHS = 2

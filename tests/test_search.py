@@ -9,9 +9,9 @@ from torch import nn
 from torch.func import functional_call
 
 from dartslib import build_supernet, make_config
-from dartslib.checkpoint import CheckpointError, load_checkpoint
-from dartslib.search import Search, SearchDiverged, SearchHook, SearchInterrupted, search
-from dartslib.steps import arch_step_second_order, finite_difference_hvp
+from dartslib.engine.checkpoint import CheckpointError, load_checkpoint
+from dartslib.engine.loop import Search, SearchDiverged, SearchHook, SearchInterrupted, search
+from dartslib.engine.steps import arch_step_second_order, finite_difference_hvp
 
 
 def tiny_config(**overrides):

@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from baseline import baseline_step, build_baseline  # noqa: E402
 
 from dartslib import build_supernet  # noqa: E402
-from dartslib.ops import DilConv, build_op  # noqa: E402
-from dartslib.steps import arch_step_first_order, weight_step  # noqa: E402
-from dartslib.supernet import NodeShare  # noqa: E402
+from dartslib.space.ops import DilConv, build_op  # noqa: E402
+from dartslib.engine.steps import arch_step_first_order, weight_step  # noqa: E402
+from dartslib.space.supernet import NodeShare  # noqa: E402
 
 CONFIGS = {  # small, but with reduction cells, a cell after a reduction (FactorizedReduce) and several nodes
     "darts": dict(C=4, layers=5),
@@ -123,7 +123,7 @@ def test_strided_dilated_conv_on_even_pixels_is_exact(k, size, one_thread):
 def test_node_share_computes_pooling_once_per_node(one_thread):
     """Two edges leaving one node: the second reuses the first's pooled tensors (the same objects) and ends
     with the same BN buffers; the ReLU is computed once; the output equals the unshared computation's."""
-    from dartslib.supernet import MixedEdge
+    from dartslib.space.supernet import MixedEdge
 
     torch.manual_seed(0)
     ops = ("max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3")

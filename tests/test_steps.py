@@ -1,4 +1,4 @@
-"""The update steps of :mod:`dartslib.steps`: BN statistics of the second-order step (as DARTS), the loss
+"""The update steps of :mod:`dartslib.engine.steps`: BN statistics of the second-order step (as DARTS), the loss
 function they take."""
 import copy
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from dartslib import build_supernet
-from dartslib.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
+from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

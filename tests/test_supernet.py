@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from dartslib import build_supernet, get_space
-from dartslib.op_weights import SigmoidWeights, SoftmaxWeights, build_op_weight_form
-from dartslib.ops import OPS, build_op
-from dartslib.spaces import DARTS_OPS, NB201_OPS, SPACES, darts_edges
-from dartslib.supernet import DartsSupernet, NB201Supernet
+from dartslib.space.op_weights import SigmoidWeights, SoftmaxWeights, build_op_weight_form
+from dartslib.space.ops import OPS, build_op
+from dartslib.space.spaces import DARTS_OPS, NB201_OPS, SPACES, darts_edges
+from dartslib.space.supernet import DartsSupernet, NB201Supernet
 
 
 def test_darts_space_matches_the_paper():
@@ -173,7 +173,7 @@ def test_darts_edges_count():
 
 
 def test_fast_average_pool_equals_pytorch_pooling():
-    from dartslib.ops import AvgPool3x3
+    from dartslib.space.ops import AvgPool3x3
 
     x = torch.randn(2, 3, 7, 8, requires_grad=True)
     for stride in (1, 2):
@@ -187,7 +187,7 @@ def test_fast_average_pool_equals_pytorch_pooling():
 
 
 def test_leaving_none_out_changes_nothing():
-    from dartslib.supernet import MixedEdge
+    from dartslib.space.supernet import MixedEdge
 
     torch.manual_seed(0)
     edge = MixedEdge(("none", "skip_connect", "nor_conv_3x3"), 4, 1)

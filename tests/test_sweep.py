@@ -5,7 +5,7 @@ import json
 import pytest
 
 from dartslib.cli import main
-from dartslib.search import Search, SearchHook, SearchInterrupted
+from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
 from dartslib.sweep import COLUMNS, collect, plan
 
 TINY = {"epochs": 2, "C": 4, "cells_per_stage": 1, "max_steps_per_epoch": 2, "batch_size": 16, "image_size": 8,

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from dartslib import toys
+from dartslib.book import toys
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread avoids oversubscription
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from dartslib.train import Training, make_train_config
+from dartslib.engine.train import Training, make_train_config
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

@@ -10,8 +10,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
 
 * the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, ``tqdm``,
   ``Markdown`` (IPython), ``Figure`` (matplotlib);
-* the parts of ``dartslib`` that most chapters use: ``dartslib`` itself, :mod:`~dartslib.plots`,
-  :mod:`~dartslib.diagnostics`, :mod:`~dartslib.toys`, :class:`~dartslib.explorer.Explorer`,
+* the parts of ``dartslib`` that most chapters use: ``dartslib`` itself, :mod:`~dartslib.viz.plots`,
+  :mod:`~dartslib.diagnostics.measures`, :mod:`~dartslib.book.toys`, :class:`~dartslib.book.explorer.Explorer`,
   :func:`~dartslib.make_config`, :func:`~dartslib.search`, :func:`~dartslib.derive`,
   :func:`~dartslib.get_space`, :func:`~dartslib.build_supernet` and the data pipeline
   (:func:`~dartslib.data.load_dataset`, :func:`~dartslib.data.split_train_valid`,
@@ -46,9 +46,11 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 import dartslib
-from dartslib import build_supernet, derive, diagnostics, get_space, make_config, plots, search, toys
+from dartslib import build_supernet, derive, diagnostics, get_space, make_config, search
+from dartslib.book import toys
+from dartslib.viz import plots
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
-from dartslib.explorer import Explorer
+from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
 
 try:  # the book build pastes computed numbers into its prose with myst-nb's glue
@@ -147,7 +149,7 @@ def _process_alive(pid: int) -> bool:
 def _fresh_runs_dir(base: Path) -> Path:
     """An empty directory for this execution's runs: ``base/run-PID`` (PID: this kernel's process).
 
-    A search refuses a directory that holds an older run (:mod:`dartslib.rundir`), and the runs are rebuilt by
+    A search refuses a directory that holds an older run (:mod:`dartslib.engine.rundir`), and the runs are rebuilt by
     every execution, so each execution starts from an empty one. It is its own per process, so two executions of
     one chapter at once (a build and a Jupyter session) never delete each other's runs; the directories of
     executions whose process has ended are removed here, and a re-run in the same kernel empties its own."""
@@ -173,7 +175,7 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
     Returns:
         the :class:`Chapter`; ``chapter.finish()`` at the end glues the chapter's running time.
     """
-    from dartslib.config import SCALES
+    from dartslib.engine.config import SCALES
 
     if scale not in SCALES:
         raise ValueError(f"DARTSLIB_SCALE={scale!r} is not a scale; choose one of {', '.join(SCALES)}")

@@ -32,8 +32,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..ops import PARAMETER_FREE_OPS
-from ..recording import Run, load_run
+from dartslib.space.ops import PARAMETER_FREE_OPS
+from dartslib.diagnostics.recording import Run, load_run
 
 #: op names counted as parameter-free in a derived cell
 PARAMETER_FREE: frozenset[str] = frozenset(PARAMETER_FREE_OPS) | {"none", "skip_connect", "avg_pool_3x3",
@@ -92,7 +92,7 @@ class CollapseRun:
 
     @cached_property
     def run(self) -> Run:
-        """The run as :mod:`dartslib.plots` takes it (:class:`dartslib.recording.Run`)."""
+        """The run as :mod:`dartslib.viz.plots` takes it (:class:`dartslib.diagnostics.recording.Run`)."""
         return load_run(self.path, label=self.method)
 
     @property
@@ -130,7 +130,7 @@ class CollapseRun:
 
     @property
     def ops(self) -> tuple[str, ...]:
-        from ..spaces import get_space
+        from dartslib.space.spaces import get_space
 
         return tuple(get_space(self.space).ops_of("cell", 0))
 
@@ -308,23 +308,23 @@ def measure_run(run_dir: str | os.PathLike[str], calibration_batches: int = 8, p
     of the training split, whatever split the method itself used):
 
     * ``drop``: supernet minus one-hot supernet accuracy, both with batch-statistics BN
-      (:func:`dartslib.diagnostics.discretization_gap`);
+      (:func:`dartslib.diagnostics.measures.discretization_gap`);
     * ``drop_recal`` (and ``supernet_acc_recal``, ``discrete_acc_recal``): the same with each network's BN
-      re-estimated on ``calibration_batches`` training batches (:func:`dartslib.diagnostics.recalibrate_bn`);
+      re-estimated on ``calibration_batches`` training batches (:func:`dartslib.diagnostics.measures.recalibrate_bn`);
     * ``drop_keep``: the discrete net keeps the derived op at its trained weight (the rescaling control);
     * ``drop_finetuned`` (and ``discrete_acc_finetuned``): the recalibrated supernet's accuracy minus the one-hot
       net's after ``finetune_steps`` SGD steps on its weights at the search's weight lr
-      (:func:`dartslib.diagnostics.finetuned_accuracy`);
+      (:func:`dartslib.diagnostics.measures.finetuned_accuracy`);
     * ``gc_bilevel``, ``gc_train_train``: the cosine of Hou et al. (2021), Eq. 8, averaged over nodes and
       ``pairs`` batch pairs, between a weight batch of the train half and an alpha batch of the valid half
       (bi-level), or another batch of the train half (same subset).
     """
     import torch
 
-    from ..data import BatchIterator, load_dataset, split_train_valid
-    from ..diagnostics import discretization_gap, finetuned_accuracy, one_hot_op_weights
-    from ..grad_correlation import gradient_correlation
-    from ..search import Search
+    from dartslib.data import BatchIterator, load_dataset, split_train_valid
+    from dartslib.diagnostics.measures import discretization_gap, finetuned_accuracy, one_hot_op_weights
+    from dartslib.diagnostics.grad_correlation import gradient_correlation
+    from dartslib.engine.loop import Search
 
     torch.manual_seed(0)
     search = Search.resume(run_dir, progress=False)
@@ -404,7 +404,7 @@ def collapse_results(scale: str = "toy", methods: Sequence[str] = REGIME_METHODS
     at those scales (``retrained()`` is empty unless ``root/train`` has runs)."""
     if scale == "toy":
         return load_collapse_results(root)
-    from ..sweep import run_sweep
+    from dartslib.sweep import run_sweep
 
     root = Path(root) if root is not None else _sweep_dir(scale)
     run_sweep(root / "regime", list(methods), ["nb201"], list(seeds), scale=scale)

@@ -1,0 +1,811 @@
+"""Many seeds of one search in one model: the seeds become a leading dimension of every weight and alpha.
+
+A grid of small searches (toy-scale supernets on 8x8-32x32 digits) is dominated by per-step overhead
+(Python, kernel launches), not arithmetic. :class:`BatchedSearch` runs ``S`` seeds of one configuration as
+one search whose tensors carry all of them:
+
+* every weight ``(shape)`` of the ordinary supernet becomes ``(S, shape)``; every alpha ``(E, M)`` becomes
+  ``(S, E, M)``; the op weights are formed per seed (softmax/sigmoid act on the last dimension);
+* activations stack the seeds' channels: ``(B, S*C, H, W)``. A convolution with ``g`` groups becomes one
+  with ``S*g`` groups (so a depthwise conv has ``S*C`` groups), and a BN over ``S*C`` channels is a BN per
+  seed (each channel's batch statistics and running statistics belong to one seed); pooling, ReLU and the
+  op-weight mixing act per channel; the classifier is a batched matrix product;
+* the loss is the sum of the seeds' mean losses, so each seed's weights and alphas get exactly the gradient
+  of their own loss; SGD (momentum, weight decay) and Adam are elementwise, so one optimizer over the
+  stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed.
+
+Each seed keeps everything of its single-seed run: :class:`BatchedSearch` builds one ordinary
+:class:`~dartslib.engine.loop.Search` per seed (its model initialised from its seed, its own batch iterators and
+so its own data order, its hooks) and packs their tensors. After every epoch it unpacks them again into
+those searches, which evaluate nothing themselves but build their history records, derive their genotypes,
+and write ``checkpoint.pt``, ``history.jsonl`` and ``result.json`` with search.py's own code: every run
+directory is an ordinary single-seed run directory (``Search.resume`` continues it, alone or batched).
+
+Supported: the first-order bi-level update (``bilevel-1st``, DARTS' Eq. 6 with xi = 0, Liu et al. 2019), its
+``same-subset`` variant and Single-DARTS' single-level update (Hou et al., 2021, Eq. 16), softmax
+and sigmoid op weights, FairDARTS' zero-one loss (Chu et al., 2020, Eq. 7-8, per seed), on
+NB201 and DARTS-topology spaces. Refused with a one-line error: the second-order update, SP-DARTS'
+per-step temperature draws, DARTS-' auxiliary skips, skip-connection noise and the ``noise`` op (random
+draws that a batched run cannot reproduce per seed), data-parallel runs and user hooks that act during a
+step. Equivalence with the single-seed search is tested in ``tests/test_batched.py``; the speed-up and
+where it ends are measured by ``benchmarks/bench_batched.py`` (``benchmarks/README.md``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from dartslib.engine.checkpoint import write_json_atomic
+from dartslib.engine.config import SearchConfig
+from dartslib.space.ops import (AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock,
+                  SepConv, Zero)
+from dartslib.engine.loop import (Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext,
+                     run_as_child)
+from dartslib.space.supernet import DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
+
+__all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES"]
+
+SUPPORTED_UPDATES = ("bilevel-1st", "same-subset", "single-level")
+_STEP_HOOK_METHODS = ("on_epoch_start", "before_step", "arch_loss")
+
+
+# ----------------------------------------------------------------------------------------------- checks
+def check_batchable(configs: Sequence[SearchConfig]) -> None:
+    """Raise ValueError (one line, naming the option) unless ``configs`` can run as one batched search:
+    at least one config, all equal except ``seed``, distinct seeds, and only supported switches."""
+    if not configs:
+        raise ValueError("batched search needs at least one seed")
+    first = configs[0].to_dict()
+    for config in configs[1:]:
+        other = config.to_dict()
+        differ = sorted(k for k in first if k != "seed" and first[k] != other[k])
+        if differ:
+            raise ValueError(f"batched seeds must share one config except the seed; they differ in: "
+                             f"{', '.join(differ)}")
+    seeds = [c.seed for c in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"batched seeds must be distinct, got {seeds}")
+    c = configs[0]
+    if c.update not in SUPPORTED_UPDATES:
+        raise ValueError(f"batched seeds do not support --update {c.update} (method {c.method}); supported: "
+                         f"{', '.join(SUPPORTED_UPDATES)}")
+    if c.op_weights == "sparse-smooth":
+        raise ValueError(f"batched seeds do not support --op-weights sparse-smooth (method {c.method}): SP-DARTS "
+                         f"draws a temperature per seed and step")
+    if c.aux_skip:
+        raise ValueError(f"batched seeds do not support --aux-skip (method {c.method}, DARTS-' auxiliary skip)")
+    if c.skip_noise:
+        raise ValueError(f"batched seeds do not support --skip-noise (method {c.method}): its noise is drawn "
+                         f"from one global random stream")
+    if c.protocol != "darts" or c.step_order != "arch-first" or c.lr_schedule == "cosine-step" or c.nesterov:
+        raise ValueError(f"batched seeds support DARTS' search protocol only (method {c.method}: protocol "
+                         f"{c.protocol}, step order {c.step_order}, lr schedule {c.lr_schedule}, "
+                         f"nesterov {c.nesterov})")
+    from dartslib.space.spaces import get_space
+
+    space = get_space(c.space)
+    if any("noise" in space.op_names(ct) for ct in space.cell_types):
+        raise ValueError(f"batched seeds do not support space {c.space!r}: its noise op draws from one global "
+                         f"random stream")
+
+
+def _check_hooks(search: Search) -> None:
+    from dartslib.methods.zero_one import ZeroOneLoss
+
+    for hook in search.hooks:
+        if isinstance(hook, ZeroOneLoss):
+            continue
+        acting = [m for m in _STEP_HOOK_METHODS if getattr(type(hook), m) is not getattr(SearchHook, m)]
+        if acting:
+            raise ValueError(f"batched seeds do not support hook {type(hook).__name__}: it acts during the "
+                             f"search ({', '.join(acting)}); only epoch-end recorders can run batched")
+
+
+# -------------------------------------------------------------------------------------- the supernet
+class SeedBatchedSupernet:
+    """``S`` supernets of one architecture as one computation; ``forward: (B, S*C_in, H, W) -> (S, B, K)``.
+
+    Built from ``S`` ordinary supernets (their values are copied; the modules of the first serve as the
+    blueprint the forward pass walks). ``weights[name]`` is ``(S, *shape)`` for every weight parameter
+    ``name`` of the ordinary model, ``alphas[cell_type]`` is ``(S, E, M)``, ``buffers[name]`` holds the BN
+    running statistics ``(S, C)``. Input channel ``s*C_in + c`` is channel ``c`` of seed ``s``.
+    """
+
+    def __init__(self, models: Sequence[Supernet], channels_last: bool | None = None) -> None:
+        if not models:
+            raise ValueError("need at least one supernet")
+        template = models[0]
+        if not isinstance(template, (NB201Supernet, DartsSupernet)):
+            raise ValueError(f"batched seeds support NB201 and DARTS-topology supernets, got {type(template).__name__}")
+        shapes = {n: p.shape for n, p in template.state_dict().items()}
+        for model in models[1:]:
+            if type(model) is not type(template) or {n: p.shape for n, p in model.state_dict().items()} != shapes:
+                raise ValueError("batched supernets must have one architecture (same space, C, depth, classes)")
+        self.template, self.S = template, len(models)
+        self.space = template.space
+        self.form = template.op_weight_form
+        self.channels_last = template.channels_last if channels_last is None else channels_last
+        self.training = True
+        self._prefix = {id(m): (name + "." if name else "") for name, m in template.named_modules()}
+        with torch.no_grad():
+            per_model = [dict(m.named_parameters()) for m in models]
+            self.weights: dict[str, Tensor] = {
+                name: torch.stack([p[name].detach() for p in per_model]).contiguous().requires_grad_()
+                for name, _ in template.named_weight_parameters()}
+            self.alphas: dict[str, Tensor] = {
+                ct: torch.stack([m.arch_params[ct].detach() for m in models]).contiguous().requires_grad_()
+                for ct in self.space.cell_types}
+            per_model_buffers = [dict(m.named_buffers()) for m in models]
+            self.buffers: dict[str, Tensor] = {
+                name: torch.stack([b[name] for b in per_model_buffers]).contiguous()
+                for name, _ in template.named_buffers() if not name.endswith("num_batches_tracked")}
+        self.fuse = True  # fold op weights into the ops' last BN / the pooling division (same maths)
+        self._bn_calls: Counter[str] = Counter()  # num_batches_tracked increments, applied on unpacking
+        self._expanded: dict[tuple[str, int], Tensor] = {}
+
+    # --------------------------------------------------------------------------------- parameters
+    def weight_parameters(self) -> list[Tensor]:
+        """The stacked weights, in the order of the ordinary model's ``weight_parameters()``."""
+        return list(self.weights.values())
+
+    def arch_parameters(self) -> list[Tensor]:
+        """The stacked alphas ``(S, E, M)``, in ``space.cell_types`` order."""
+        return [self.alphas[ct] for ct in self.space.cell_types]
+
+    def op_weights(self) -> dict[str, Tensor]:
+        """``{cell_type: (S, E, M)}`` op weights, each seed's formed from its own alphas."""
+        return {ct: self.form(self.alphas[ct]) for ct in self.space.cell_types}
+
+    def train(self, mode: bool = True) -> "SeedBatchedSupernet":
+        self.training = mode
+        return self
+
+    def eval(self) -> "SeedBatchedSupernet":
+        return self.train(False)
+
+    @torch.no_grad()
+    def unpack_into(self, models: Sequence[Supernet]) -> None:
+        """Copy seed ``s``'s weights, alphas and BN buffers into ``models[s]`` (its ordinary supernet)."""
+        for s, model in enumerate(models):
+            for name, p in model.named_weight_parameters():
+                p.copy_(self.weights[name][s])
+            for ct in self.space.cell_types:
+                model.arch_params[ct].copy_(self.alphas[ct][s])
+            for name, b in model.named_buffers():
+                if name.endswith("num_batches_tracked"):
+                    prefix = name[: -len("num_batches_tracked")]
+                    b.add_(self._bn_calls[prefix])
+                else:
+                    b.copy_(self.buffers[name][s])
+        self._bn_calls.clear()
+
+    # ------------------------------------------------------------------------------------ forward
+    def stack_inputs(self, xs: Sequence[Tensor]) -> Tensor:
+        """``S`` batches ``(B, C_in, H, W)`` -> ``(B, S*C_in, H, W)`` in the supernet's memory format."""
+        x = torch.cat(list(xs), dim=1)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def forward(self, x: Tensor, op_weights: dict[str, Tensor] | None = None) -> Tensor:
+        """``(B, S*C_in, H, W) -> (S, B, num_classes)`` logits."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        weights = self.op_weights() if op_weights is None else op_weights
+        self._expanded = {}
+        self._weights = weights
+        net = self.template
+        if isinstance(net, NB201Supernet):
+            x = self._module(net.stem, x)
+            for block in net.cells:
+                x = self._nb201_cell(block, x) if isinstance(block, NB201SearchCell) else self._module(block, x)
+            x = self._module(net.lastact, x)
+        else:
+            s0 = s1 = self._module(net.stem, x)
+            for cell in net.cells:
+                s0, s1 = s1, self._darts_cell(cell, s0, s1)
+            x = s1
+        self._expanded, self._weights = {}, {}
+        return self._classifier(net.classifier, F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    # cells ------------------------------------------------------------------------------------------
+    def _edge_weights(self, cell_type: str, C: int) -> Tensor:
+        """``(E, M, S*C, 1, 1)``: the op weights broadcast over each seed's ``C`` channels."""
+        key = (cell_type, C)
+        if key not in self._expanded:
+            w = self._weights[cell_type].permute(1, 2, 0)  # (E, M, S)
+            self._expanded[key] = w.repeat_interleave(C, dim=2)[..., None, None]
+        return self._expanded[key]
+
+    def _mixed(self, edge: MixedEdge, x: Tensor, w: Tensor, share: NodeShare | None,
+               out: Tensor | None = None) -> Tensor:
+        """``out + sum_i w_i * op_i(x)`` per seed (``out``: the node's sum so far, or None); ``w`` is
+        ``(M, S*C, 1, 1)``. The same sum as :class:`~dartslib.space.supernet.MixedEdge`, fused where the maths
+        allow: an op that ends in an affine-free BN takes ``w_i`` as that BN's scale (``w * BN(z)`` is BN
+        with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once."""
+        if edge.aux_skip is not None or edge.skip_noise_std:
+            raise ValueError("batched seeds do not support auxiliary skips or skip noise")
+        for i in edge.computed:
+            op = edge.ops[i]
+            if isinstance(op, AvgPool3x3) and self.fuse:
+                sums, counts = self._pool_sums(op, x)
+                scale = w[i] / counts  # (S*C, H', W'): no batch dimension, cheap
+                out = sums * scale if out is None else torch.addcmul(out, sums, scale)
+                continue
+            if self.fuse and _ends_in_plain_bn(op) and not (isinstance(op, PoolBN) and share is not None):
+                y = self._op(edge, i, x, share, gain=w[i].view(-1))
+                out = y if out is None else out + y
+                continue
+            y = self._op(edge, i, x, share)
+            out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
+        return out
+
+    def _pool_sums(self, pool: AvgPool3x3, x: Tensor) -> tuple[Tensor, Tensor]:
+        """AvgPool3x3's window sums ``(B, S*C, H', W')`` and real-pixel counts ``(1, 1, H', W')``."""
+        channels, height, width = x.shape[1:]
+        sums = F.conv2d(x, x.new_ones(channels, 1, 3, 3), stride=pool.stride, padding=1, groups=channels)
+        counts = F.conv2d(x.new_ones(1, 1, height, width), x.new_ones(1, 1, 3, 3), stride=pool.stride, padding=1)
+        return sums, counts[0]
+
+    def _op(self, edge: MixedEdge, i: int, x: Tensor, share: NodeShare | None, gain: Tensor | None = None) -> Tensor:
+        """Op ``i`` of ``edge`` on ``x`` (through the node's shared ReLU / pooling when ``share``); ``gain``
+        (``(S*C,)``) scales the output through the op's last, affine-free BN."""
+        op = edge.ops[i]
+        if share is None:
+            return self._module(op, x, gain)
+        if isinstance(op, PoolBN) and self.training:
+            key = (edge.op_names[i], edge.stride)
+            if key in share.pooled:  # the same tensor on every edge leaving the node; copy the BN buffers
+                pooled, first_bn = share.pooled[key]
+                self._copy_bn_stats(first_bn, op[1])
+                return pooled
+            pooled = self._module(op, share.x)
+            share.pooled[key] = (pooled, op[1])
+            return pooled
+        if isinstance(op, (ReLUConvBN, DilConv, SepConv, FactorizedReduce)):
+            return self._from_relu(op, share.relu, gain)
+        return self._module(op, share.x, gain)
+
+    def _nb201_cell(self, cell: NB201SearchCell, x: Tensor) -> Tensor:
+        C = x.shape[1] // self.S
+        w = self._edge_weights("cell", C)
+        nodes = [x]
+        shares = [NodeShare(x) if self.training else None]
+        for node in range(1, cell.num_nodes):
+            total = None
+            for e, (to, src) in enumerate(cell.edge_index):
+                if to == node:
+                    total = self._mixed(cell.edges[e], nodes[src], w[e], shares[src], total)
+            nodes.append(total)
+            shares.append(NodeShare(total) if self.training else None)
+        return nodes[-1]
+
+    def _darts_cell(self, cell: DartsSearchCell, s0: Tensor, s1: Tensor) -> Tensor:
+        states = [self._module(cell.preprocess0, s0), self._module(cell.preprocess1, s1)]
+        C = states[0].shape[1] // self.S
+        w = self._edge_weights("reduce" if cell.reduction else "normal", C)
+        shares = [NodeShare(h) if self.training else None for h in states]
+        offset = 0
+        for _ in range(cell.steps):
+            node = None
+            for j, h in enumerate(states):
+                node = self._mixed(cell.edges[offset + j], h, w[offset + j], shares[j], node)
+            offset += len(states)
+            states.append(node)
+            shares.append(NodeShare(node) if self.training else None)
+        return self._seed_cat(states[2:])
+
+    # modules ----------------------------------------------------------------------------------------
+    def _module(self, m: nn.Module, x: Tensor, gain: Tensor | None = None) -> Tensor:
+        """Module ``m`` of the blueprint on the stacked seeds; ``gain`` only for ops that end in a plain BN."""
+        if gain is not None and not _ends_in_plain_bn(m):
+            raise ValueError(f"{type(m).__name__} cannot take a gain")
+        if isinstance(m, nn.Conv2d):
+            return self._conv(m, x)
+        if isinstance(m, nn.BatchNorm2d):
+            return self._bn(m, x, gain)
+        if isinstance(m, (nn.ReLU,)):
+            return torch.relu(x)
+        if isinstance(m, (ReLUConvBN, DilConv, SepConv, FactorizedReduce)):
+            return self._from_relu(m, torch.relu(x), gain)
+        if isinstance(m, PoolBN):
+            return self._bn(m[1], m[0](x), gain)
+        if isinstance(m, ResNetBasicBlock):
+            return self._module(m.shortcut, x) + self._module(m.conv_b, self._module(m.conv_a, x))
+        if isinstance(m, nn.Sequential):
+            for child in m:
+                x = self._module(child, x)
+            return x
+        if isinstance(m, (Identity, nn.Identity)):
+            return x
+        if isinstance(m, Zero):
+            return x.mul(0.0) if m.stride == 1 else x[:, :, :: m.stride, :: m.stride].mul(0.0)
+        if isinstance(m, (AvgPool3x3, nn.MaxPool2d, nn.AvgPool2d)):  # per channel: per seed as they are
+            return m(x)
+        if isinstance(m, Noise):
+            raise ValueError("batched seeds do not support the noise op")
+        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
+
+    def _from_relu(self, m: nn.Module, r: Tensor, gain: Tensor | None = None) -> Tensor:
+        """ReLU-first ops on an input whose ReLU is taken (as the ops' ``forward_from_relu``)."""
+        if isinstance(m, ReLUConvBN):
+            return self._bn(m[2], self._conv(m[1], r), gain)
+        if isinstance(m, DilConv):
+            depthwise = m[1]
+            if m._subsample:  # the stride-2 dilation-2 conv reads only even pixels (see ops.DilConv)
+                k = depthwise.kernel_size[0]
+                y = self._conv(depthwise, r[:, :, ::2, ::2], stride=1, padding=k // 2, dilation=1)
+            else:
+                y = self._conv(depthwise, r)
+            return self._bn(m[3], self._conv(m[2], y), gain)
+        if isinstance(m, SepConv):
+            return self._module(m[1], self._from_relu(m[0], r), gain)
+        if isinstance(m, FactorizedReduce):
+            shifted = F.pad(r[:, :, 1:, 1:], (0, 1, 0, 1))
+            return self._bn(m.bn, self._seed_cat([self._conv(m.conv_1, r), self._conv(m.conv_2, shifted)]), gain)
+        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
+
+    def _conv(self, conv: nn.Conv2d, x: Tensor, stride: Any = None, padding: Any = None,
+              dilation: Any = None) -> Tensor:
+        """A conv with ``g`` groups on each seed = one conv with ``S*g`` groups on the stacked channels."""
+        p = self._prefix[id(conv)]
+        weight = self.weights[p + "weight"].flatten(0, 1)  # (S*C_out, C_in/g, kh, kw)
+        bias = self.weights[p + "bias"].flatten() if conv.bias is not None else None
+        return F.conv2d(x, weight, bias, conv.stride if stride is None else stride,
+                        conv.padding if padding is None else padding,
+                        conv.dilation if dilation is None else dilation, conv.groups * self.S)
+
+    def _bn(self, bn: nn.BatchNorm2d, x: Tensor, gain: Tensor | None = None) -> Tensor:
+        """A BN over ``S*C`` channels: each seed's channels with its own statistics and affine; ``gain``
+        (``(S*C,)``, affine-free BNs only) scales the normalised output (the op weight, fused)."""
+        p = self._prefix[id(bn)]
+        mean, var = self.buffers.get(p + "running_mean"), self.buffers.get(p + "running_var")
+        weight, bias = self.weights.get(p + "weight"), self.weights.get(p + "bias")
+        if gain is not None:
+            if weight is not None or bias is not None:
+                raise ValueError("a gain fuses only into an affine-free BN")
+            weight = gain
+        use_batch = self.training or mean is None
+        if self.training and bn.track_running_stats and mean is not None:
+            self._bn_calls[p] += 1
+        if bn.momentum is None:
+            raise ValueError("batched seeds need BN with a fixed momentum")
+        return F.batch_norm(x, mean.view(-1) if mean is not None else None, var.view(-1) if var is not None else None,
+                            weight.flatten() if weight is not None else None,
+                            bias.flatten() if bias is not None else None, use_batch, bn.momentum, bn.eps)
+
+    @torch.no_grad()
+    def _copy_bn_stats(self, source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
+        src, dst = self._prefix[id(source)], self._prefix[id(target)]
+        for name in ("running_mean", "running_var"):
+            if src + name in self.buffers:
+                self.buffers[dst + name].copy_(self.buffers[src + name])
+        self._bn_calls[dst] = self._bn_calls[src]
+
+    def _classifier(self, linear: nn.Linear, pooled: Tensor) -> Tensor:
+        """``(B, S*F) -> (S, B, K)``: each seed's features times its own classifier."""
+        p = self._prefix[id(linear)]
+        weight, bias = self.weights[p + "weight"], self.weights[p + "bias"]  # (S, K, F), (S, K)
+        features = pooled.view(pooled.shape[0], self.S, -1).transpose(0, 1)  # (S, B, F)
+        return torch.baddbmm(bias.unsqueeze(1), features, weight.transpose(1, 2))
+
+    def _seed_cat(self, tensors: Sequence[Tensor]) -> Tensor:
+        """Concatenate along the channels of each seed: ``[(B, S*C_i, H, W)] -> (B, S*sum C_i, H, W)``."""
+        B, _, H, W = tensors[0].shape
+        S = self.S
+        if self.channels_last:
+            parts = [t.permute(0, 2, 3, 1).reshape(B, H, W, S, -1) for t in tensors]
+            return torch.cat(parts, dim=4).view(B, H, W, -1).permute(0, 3, 1, 2)
+        parts = [t.reshape(B, S, -1, H, W) for t in tensors]
+        return torch.cat(parts, dim=2).view(B, -1, H, W)
+
+
+def _ends_in_plain_bn(m: nn.Module) -> bool:
+    """Whether module ``m``'s output is an affine-free BN's (so an op weight can be its scale)."""
+    if isinstance(m, nn.BatchNorm2d):
+        return not m.affine
+    if isinstance(m, (ReLUConvBN, PoolBN)):
+        return _ends_in_plain_bn(m[-1])
+    if isinstance(m, DilConv):
+        return _ends_in_plain_bn(m[3])
+    if isinstance(m, SepConv):
+        return _ends_in_plain_bn(m[1])
+    if isinstance(m, FactorizedReduce):
+        return _ends_in_plain_bn(m.bn)
+    return False
+
+
+# ------------------------------------------------------------------------------------------- losses
+def _seed_losses(logits: Tensor, y: Tensor) -> Tensor:
+    """``(S, B, K), (S, B) -> (S,)``: each seed's mean cross-entropy."""
+    S, B, K = logits.shape
+    return F.cross_entropy(logits.reshape(S * B, K), y.reshape(S * B), reduction="none").view(S, B).mean(1)
+
+
+@torch.no_grad()
+def clip_grad_norm_per_seed(params: Sequence[Tensor], max_norm: float) -> Tensor:
+    """``clip_grad_norm_`` for each seed on its slice of ``params`` (each ``(S, ...)``); returns the ``(S,)``
+    total norms before clipping (the norm over all of a seed's gradients, as ``clip_grad_norm_``)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads])  # (P, S)
+    total = norms.norm(dim=0)  # (S,)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+    return total
+
+
+# -------------------------------------------------------------------------------------------- search
+def _stack_state(states: list[dict[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+    """Optimizer states of the seeds -> the state of the stacked optimizer (tensors stacked, scalars shared)."""
+    packed: dict[int, dict[str, Any]] = {}
+    for index in states[0]:
+        packed[index] = {}
+        for key, value in states[0][index].items():
+            if isinstance(value, Tensor) and value.dim() > 0:
+                packed[index][key] = torch.stack([s[index][key] for s in states]).contiguous()
+            else:
+                packed[index][key] = value.clone() if isinstance(value, Tensor) else value
+    return packed
+
+
+def _seed_state(optimizer: torch.optim.Optimizer, s: int) -> dict[str, Any]:
+    """Seed ``s``'s slice of a stacked optimizer's ``state_dict``."""
+    full = optimizer.state_dict()
+    state = {index: {key: (value[s].clone() if isinstance(value, Tensor) and value.dim() > 0
+                           else value.clone() if isinstance(value, Tensor) else value)
+                     for key, value in entry.items()}
+             for index, entry in full["state"].items()}
+    return {"state": state, "param_groups": full["param_groups"]}
+
+
+class BatchedSearch:
+    """``S`` seeds of one search configuration, run as one; each seed's run directory is an ordinary one.
+
+    ``BatchedSearch.start(configs, out_dirs).run()`` or ``BatchedSearch.resume(run_dirs).run()``; ``run``
+    returns one :class:`~dartslib.engine.loop.SearchResult` per seed. The ``seconds`` a seed's history records
+    per epoch are the batched epoch's wall time divided by ``S`` (each seed's share of the cost), so the
+    sum over a sweep's runs is still the time spent.
+    """
+
+    def __init__(self, searches: Sequence[Search]) -> None:
+        searches = list(searches)
+        check_batchable([s.config for s in searches])
+        first = searches[0]
+        for search in searches:
+            _check_hooks(search)
+            if search.dist.active:
+                raise ValueError("batched seeds do not run data-parallel (torchrun); run one process")
+            if (search.epoch, search.step) != (first.epoch, first.step):
+                raise ValueError(f"batched seeds must be at the same point; seed {first.config.seed} is at epoch "
+                                 f"{first.epoch} step {first.step}, seed {search.config.seed} at epoch "
+                                 f"{search.epoch} step {search.step}")
+        self.searches = searches
+        self.config = first.config
+        self.S = len(searches)
+        self.device = first.device
+        self.steps_per_epoch = first.steps_per_epoch
+        self.net = SeedBatchedSupernet([s.model for s in searches])
+        cfg = self.config
+        self.weight_optimizer = torch.optim.SGD(self.net.weight_parameters(), cfg.lr, momentum=cfg.momentum,
+                                                weight_decay=cfg.weight_decay)
+        self.arch_optimizer = torch.optim.Adam(self.net.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
+                                               weight_decay=cfg.arch_weight_decay)
+        eta_min = cfg.lr_min if cfg.lr_schedule == "cosine" else cfg.lr
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(cfg.epochs, 1),
+                                                                    eta_min=eta_min)
+        for mine, attr in ((self.weight_optimizer, "weight_optimizer"), (self.arch_optimizer, "arch_optimizer")):
+            seed_states = [getattr(s, attr).state_dict() for s in searches]
+            mine.load_state_dict({"state": _stack_state([st["state"] for st in seed_states]),
+                                  "param_groups": seed_states[0]["param_groups"]})
+        self.scheduler.load_state_dict(first.scheduler.state_dict())
+        self.epoch, self.step = first.epoch, first.step
+        self.partial = {k: torch.stack([s.partial[k] for s in searches]) if first.step else
+                        torch.zeros(self.S, dtype=torch.float64, device=self.device)
+                        for k in ("loss", "correct", "count")}
+        from dartslib.methods.zero_one import ZeroOneLoss
+
+        zero_one = [[h for h in s.hooks if isinstance(h, ZeroOneLoss)] for s in searches]
+        self.zero_one: list[Any] | None = [z[0] for z in zero_one] if zero_one[0] else None
+        self._last_zero_one: Tensor | None = None
+        self._stop_requested = False
+
+    @classmethod
+    def start(cls, configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,
+              hooks: Sequence[Sequence[SearchHook]] | None = None) -> "BatchedSearch":
+        """Build one ordinary search per config (seed), then batch them. ``hooks``: one list per seed."""
+        configs = list(configs)
+        check_batchable(configs)
+        out_dirs = list(out_dirs) if out_dirs is not None else [None] * len(configs)
+        hooks = list(hooks) if hooks is not None else [[] for _ in configs]
+        if len(out_dirs) != len(configs) or len(hooks) != len(configs):
+            raise ValueError(f"got {len(configs)} configs, {len(out_dirs)} output directories, {len(hooks)} hook lists")
+        return cls([Search(c, d, progress=False, hooks=list(h)) for c, d, h in zip(configs, out_dirs, hooks)])
+
+    @classmethod
+    def resume(cls, paths: Sequence[str | Path], **config_changes: Any) -> "BatchedSearch":
+        """Continue the seeds saved in ``paths`` (run directories or their ``checkpoint.pt``), written by a
+        batched or an ordinary search."""
+        return cls([Search.resume(p, progress=False, **config_changes) for p in paths])
+
+    # ------------------------------------------------------------------------------------- the loop
+    def _batches(self, batches: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        return self.net.stack_inputs([x for x, _ in batches]), torch.stack([y for _, y in batches])
+
+    def _arch_extra(self) -> Tensor | float:
+        """FairDARTS' zero-one loss per seed (Chu et al., 2020, Eq. 8): ``sum_s w01 * L01(op weights of s)``."""
+        if self.zero_one is None:
+            return 0.0
+        from dartslib.methods.zero_one import zero_one_loss
+
+        weights = self.net.op_weights()
+        gates = torch.cat([w.flatten(1) for w in weights.values()], dim=1)  # (S, all gates)
+        losses = torch.stack([zero_one_loss(g, self.zero_one[0].kind) for g in gates])
+        self._last_zero_one = losses.detach()
+        return self.zero_one[0].w01 * losses.sum()
+
+    def _arch_step(self, x: Tensor, y: Tensor) -> None:
+        """First-order architecture step of every seed (as :func:`dartslib.engine.steps.arch_step_first_order`)."""
+        alphas = self.net.arch_parameters()
+        self.arch_optimizer.zero_grad(set_to_none=True)
+        loss = _seed_losses(self.net(x), y).sum() + self._arch_extra()
+        for alpha, grad in zip(alphas, torch.autograd.grad(loss, alphas, allow_unused=True)):
+            alpha.grad = grad
+        self.arch_optimizer.step()
+
+    def _weight_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """One SGD step of every seed's weights, clipped per seed (as :func:`dartslib.engine.steps.weight_step`)."""
+        params = self.net.weight_parameters()
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        logits = self.net(x)
+        losses = _seed_losses(logits, y)
+        torch.autograd.backward(losses.sum(), inputs=params)
+        if self.config.grad_clip:
+            clip_grad_norm_per_seed(params, self.config.grad_clip)
+        self.weight_optimizer.step()
+        return losses.detach(), logits.detach()
+
+    def _single_level_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Single-DARTS' joint step of every seed (as :func:`dartslib.engine.steps.single_level_step`)."""
+        params = self.net.weight_parameters()
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        self.arch_optimizer.zero_grad(set_to_none=True)
+        logits = self.net(x)
+        losses = _seed_losses(logits, y)
+        (losses.sum() + self._arch_extra()).backward()
+        if self.config.grad_clip:
+            clip_grad_norm_per_seed(params, self.config.grad_clip)
+        self.weight_optimizer.step()
+        self.arch_optimizer.step()
+        return losses.detach(), logits.detach()
+
+    def run_epoch(self, bar: Any = None) -> list[dict[str, float]]:
+        """One epoch of every seed (the loop of :meth:`dartslib.engine.loop.Search.run_epoch`); per-seed stats."""
+        cfg, epoch = self.config, self.epoch
+        self.net.train()
+        if self.step == 0:
+            for search in self.searches:
+                for hook in search.hooks:
+                    hook.on_epoch_start(search.model, epoch, cfg.epochs)
+            self.partial = {k: torch.zeros(self.S, dtype=torch.float64, device=self.device)
+                            for k in ("loss", "correct", "count")}
+        lr = self.weight_optimizer.param_groups[0]["lr"]
+        streams = [s.train_batches.epoch(epoch, start=self.step) for s in self.searches]
+        for step in range(self.step, self.steps_per_epoch):
+            batches = [next(stream, None) for stream in streams]
+            if batches[0] is None:
+                break
+            ctx = StepContext(epoch, cfg.epochs, step, self.steps_per_epoch)
+            for search in self.searches:
+                for hook in search.hooks:
+                    hook.before_step(search.model, ctx)
+            x, y = self._batches(batches)
+            if cfg.update == "single-level":
+                losses, logits = self._single_level_step(x, y)
+            else:
+                self._arch_step(*self._batches([next(s.arch_stream) for s in self.searches]))
+                losses, logits = self._weight_step(x, y)
+            self.partial["loss"] += losses * y.shape[1]
+            self.partial["correct"] += (logits.argmax(-1) == y).sum(1)
+            self.partial["count"] += y.shape[1]
+            self.step = step + 1
+            if bar is not None:
+                bar.update(1)
+            if self._stop_requested and self.step < self.steps_per_epoch:
+                raise SearchInterrupted(self.save()[0])
+        count = self.partial["count"].clamp(min=1)
+        loss, acc = (self.partial["loss"] / count).tolist(), (100.0 * self.partial["correct"] / count).tolist()
+        return [{"train_loss": loss[s], "train_acc": acc[s], "lr": lr} for s in range(self.S)]
+
+    @torch.no_grad()
+    def evaluate(self) -> list[tuple[float, float]]:
+        """Each seed's mean cross-entropy and accuracy (%) on the held-out split, in eval mode (one pass
+        over the split for all seeds: every seed's held-out split is the same images)."""
+        was_training = self.net.training
+        self.net.eval()
+        loss_sum = torch.zeros(self.S, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(self.S, dtype=torch.float64, device=self.device)
+        count = 0
+        for x, y in self.searches[0].held_out.epoch(0):
+            logits = self.net(self.net.stack_inputs([x] * self.S))
+            ys = y.expand(self.S, -1)
+            loss_sum += _seed_losses(logits, ys).double() * len(y)
+            correct += (logits.argmax(-1) == ys).sum(1)
+            count += len(y)
+        self.net.train(was_training)
+        count = max(count, 1)
+        return list(zip((loss_sum / count).tolist(), (100.0 * correct / count).tolist()))
+
+    def unpack(self) -> None:
+        """Write the batched state back into the seeds' ordinary searches (models, optimizers, scheduler,
+        position, partial sums), so that their records, checkpoints and results are theirs."""
+        self.net.unpack_into([s.model for s in self.searches])
+        for s, search in enumerate(self.searches):
+            search.weight_optimizer.load_state_dict(_seed_state(self.weight_optimizer, s))
+            search.arch_optimizer.load_state_dict(_seed_state(self.arch_optimizer, s))
+            search.scheduler.load_state_dict(self.scheduler.state_dict())
+            search.epoch, search.step = self.epoch, self.step
+            search.partial = {k: v[s].clone() for k, v in self.partial.items()}
+            if self.zero_one is not None and self._last_zero_one is not None:
+                self.zero_one[s]._last = self._last_zero_one[s].item()
+
+    def save(self) -> list[Path | None]:
+        """Unpack, then let every seed's search write its ``checkpoint.pt`` and ``history.jsonl``."""
+        self.unpack()
+        return [search.save() for search in self.searches]
+
+    def request_stop(self) -> None:
+        """Stop after the current step, saving every seed's checkpoint (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def run(self, progress: bool = False) -> list[SearchResult]:
+        """Run the remaining epochs of every seed; returns their results (``result.json`` in each out_dir)."""
+        cfg = self.config
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.epochs * self.steps_per_epoch, initial=self.epoch * self.steps_per_epoch + self.step,
+                       desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step", leave=False)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum: int, frame: Any) -> None:
+                self.request_stop()
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+            previous = signal.signal(signal.SIGINT, handler)
+        locks = []  # each seed's run owns its directory, as a single-seed search does (dartslib.engine.rundir)
+        try:
+            for search in self.searches:
+                locks.append(search._take_directory())
+            while self.epoch < cfg.epochs:
+                started = time.perf_counter()
+                stats = self.run_epoch(bar)
+                bad = [search.config.seed for search, st in zip(self.searches, stats)
+                       if not math.isfinite(st["train_loss"])]
+                if bad:
+                    raise SearchDiverged(f"training loss became non-finite in epoch {self.epoch + 1} for seed(s) "
+                                         f"{', '.join(map(str, bad))}; the last good checkpoints are kept. "
+                                         f"Try a smaller --lr or --arch-lr.")
+                self.scheduler.step()
+                self.epoch, self.step = self.epoch + 1, 0
+                evaluation = self.evaluate()
+                seconds = (time.perf_counter() - started) / self.S
+                self.unpack()
+                for search, st, ev in zip(self.searches, stats, evaluation):
+                    search.history.append(search._epoch_record(st, seconds, evaluation=ev))
+                    search.save()
+                if self._stop_requested and self.epoch < cfg.epochs:
+                    raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
+                                            if self.searches[0].out_dir else None)
+            self.unpack()
+            results = []
+            for search in self.searches:
+                result = search.result()
+                if search.out_dir is not None:
+                    write_json_atomic(search.out_dir / "result.json", result.to_json())
+                results.append(result)
+            return results
+        finally:
+            for lock in locks:
+                if lock is not None:
+                    lock.release()
+            if bar is not None:
+                bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+
+def batched_search(configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,
+                   progress: bool = False) -> list[SearchResult]:
+    """Run the seeds of ``configs`` (one config per seed, otherwise equal) as one batched search."""
+    return BatchedSearch.start(configs, out_dirs).run(progress)
+
+
+class SeedGroup:
+    """Runs of one (method, space) that ``sweep --batch-seeds`` starts as one batched process. ``name`` is
+    the first member's: the sweep writes the group's ``log.txt`` and failure marker into that directory."""
+
+    child_module = "dartslib.engine.batched"
+
+    def __init__(self, members: Sequence[Any]) -> None:
+        self.members = list(members)
+        self.name = self.members[0].name
+        self.method, self.space = self.members[0].method, self.members[0].space
+
+
+def group_seeds(pending: Sequence[tuple[Any, str]], out: Path, echo: Any = print,
+                parts: int = 1) -> list[tuple[Any, str]]:
+    """A sweep's pending ``(run, action)`` list with the seeds of each (method, space, action) merged into
+    :class:`SeedGroup` s where :func:`check_batchable` allows (else the runs stay single, with the reason).
+
+    ``parts``: split each group into this many near-equal groups (the sweep's ``--jobs``), so that ``jobs``
+    single-threaded processes share the seeds: on a shared CPU one process per core beats one process with
+    several threads, whose every kernel waits for its slowest, descheduled thread."""
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for run, action in pending:
+        groups.setdefault((run.method, run.space, action), []).append(run)
+    merged: list[tuple[Any, str]] = []
+    for (method, space, action), members in groups.items():
+        if len(members) > 1:
+            try:
+                check_batchable([m.config for m in members])
+            except ValueError as exc:
+                echo(f"single   {method} on {space}: {exc}")
+            else:
+                n = min(max(1, parts), len(members))
+                for k in range(n):
+                    chunk = members[k * len(members) // n: (k + 1) * len(members) // n]
+                    if len(chunk) == 1:
+                        merged.append((chunk[0], action))
+                        continue
+                    group = SeedGroup(chunk)
+                    echo(f"batched  {method}__{space}: seeds {', '.join(str(m.seed) for m in chunk)} in one "
+                         f"process (log: {out / group.name / 'log.txt'})")
+                    for m in chunk[1:]:
+                        with open(out / m.name / "log.txt", "a") as log:
+                            log.write(f"batched with the seeds of {group.name}; see its log.txt\n")
+                    merged.append((group, action))
+                continue
+        merged.extend((m, action) for m in members)
+    return merged
+
+
+def _run_dirs(run_dirs: Sequence[Path]) -> int:
+    """The child process of ``sweep --batch-seeds``: start or resume the seeds in ``run_dirs`` together.
+    Exit 0 when finished, 130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
+    from dartslib.engine.rundir import die_with_parent
+
+    def work() -> list[str]:
+        die_with_parent()
+        started = [d for d in run_dirs if (d / "checkpoint.pt").is_file()]
+        if started and len(started) != len(run_dirs):
+            raise ValueError(f"{len(started)} of {len(run_dirs)} batched runs have checkpoints; run the rest alone")
+        if started:
+            batch = BatchedSearch.resume(run_dirs)
+            print(f"resuming {len(run_dirs)} seeds at epoch {batch.epoch + 1}, step {batch.step}", flush=True)
+        else:
+            configs = [SearchConfig.from_dict(json.loads((d / "spec.json").read_text())["config"]) for d in run_dirs]
+            batch = BatchedSearch.start(configs, run_dirs)
+            print(f"starting {len(run_dirs)} seeds batched", flush=True)
+        return [json.dumps({"seed": r.config.seed, "genotype": r.genotype, **r.metrics}) for r in batch.run()]
+
+    return run_as_child(work)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m dartslib.engine.batched RUN_DIR... (started by `python -m dartslib sweep --batch-seeds`)")
+    sys.exit(_run_dirs([Path(a) for a in sys.argv[1:]]))

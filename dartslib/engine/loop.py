@@ -1,0 +1,480 @@
+"""The search loop: build everything from a :class:`SearchConfig`, then alternate architecture and weight
+steps, checkpointing every epoch.
+
+:func:`run_epoch` is the whole loop (one screen); :class:`Search` owns the state around it (model,
+optimizers, data streams, history) and saves/restores it so an interrupted run resumes bit-identically
+on the same device. :func:`search` is the one-call entry point used by the CLI and the book. Under
+``torchrun`` the same loop runs data-parallel: each rank steps on its shard of the global batch with
+gradients averaged over the ranks (:mod:`dartslib.engine.distributed`, three lines of the loop).
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
+                         write_json_atomic, write_text_atomic)
+from dartslib.engine.config import SearchConfig
+from dartslib.data import BatchIterator, load_dataset, split_train_valid
+from dartslib.arch.derive import derive
+from dartslib.engine.distributed import GradientSync, current as current_group
+from dartslib.hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.engine.loop.SearchHook)
+from dartslib.methods.presets import build_hooks, prepare_supernet
+from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
+from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
+from dartslib.space.supernet import Supernet, build_supernet
+
+__all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
+           "search", "evaluate", "resolve_device", "run_as_child"]
+
+
+class SearchDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or :meth:`Search.request_stop`) stopped the search after a complete step, state saved."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__(f"search interrupted; state saved to {checkpoint}" if checkpoint
+                         else "search interrupted (no output directory, nothing saved)")
+        self.checkpoint = checkpoint
+
+
+def run_as_child(work: Any) -> int:
+    """The exit protocol of a sweep's child process: run ``work()`` (which returns the lines to print on
+    success) and exit 0 when finished, 130 when interrupted (state saved), 1 with the traceback and a last
+    line ``error: TYPE: first line of the message``, which is what the sweep reports."""
+    import sys
+    import traceback
+
+    try:
+        lines = work()
+    except SearchInterrupted as exc:
+        print(f"interrupted: {exc}", flush=True)
+        return 130
+    except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
+        print("interrupted before the first step", flush=True)
+        return 130
+    except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
+        traceback.print_exc(file=sys.stdout)
+        message = str(exc).strip()
+        print(f"error: {type(exc).__name__}: {message.splitlines()[0] if message else ''}", flush=True)
+        return 1
+    for line in lines:
+        print(line, flush=True)
+    return 0
+
+
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+"""Device types a search or training runs on."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; otherwise ``cpu``, ``cuda``, ``cuda:N`` or ``mps``,
+    checked to exist here (ValueError naming ``--device`` otherwise)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"--device {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type not in DEVICE_TYPES:
+        raise ValueError(f"--device {device!r}: a search cannot run on {resolved.type!r} devices; use auto, cpu, "
+                         f"cuda or cuda:N")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device!r} asked for, but CUDA is not available here; use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"--device {device!r} asked for, but MPS is not available here; use --device cpu")
+    return resolved
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches``."""
+    was_training = model.training
+    model.eval()
+    loss_sum = correct = count = 0.0
+    for x, y in batches:
+        logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        count += len(y)
+    model.train(was_training)
+    return loss_sum / max(count, 1), 100.0 * correct / max(count, 1)
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the final architecture, its op weights, the per-epoch history."""
+
+    config: SearchConfig
+    genotype: str
+    arch_weights: dict[str, list[list[float]]]
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    model: Supernet | None = field(default=None, repr=False)
+    out_dir: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"genotype": self.genotype, "arch_weights": self.arch_weights, "config": self.config.to_dict(),
+                "metrics": self.metrics}
+
+
+class Search:
+    """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue.
+
+    ``out_dir`` is owned by one run (:mod:`dartslib.engine.rundir`): a directory that already holds a run is
+    refused unless ``overwrite=True`` (its run files are deleted when :meth:`run` starts), and
+    :meth:`run` holds ``out_dir/.lock`` throughout, so a second process on the same directory stops.
+    """
+
+    def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
+                 hooks: list[SearchHook] | None = None, overwrite: bool = False, *, _resuming: bool = False) -> None:
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.overwrite = overwrite
+        self._resumed = _resuming
+        self._owns_dir = False  # set once run() has checked (and, with overwrite, cleared) the directory
+        if self.out_dir is not None and not _resuming:
+            check_new_run_dir(self.out_dir, overwrite)  # before loading data: fail in seconds, not minutes
+        self.progress = progress
+        self.dist = current_group()  # one process unless torch.distributed is initialised (torchrun)
+        self.device = self.dist.device(resolve_device(config.device))
+        self._stop_requested = False
+
+        torch.manual_seed(config.seed)
+        full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
+        self.num_classes = full.num_classes
+        if config.update in ("single-level", "same-subset"):  # Single-DARTS and its Table 4 ablation train
+            # both on the whole training set (same-subset: the alphas' batches are other batches of it)
+            train_data, held_out = full, load_dataset(config.dataset, "test", root=config.data_dir,
+                                                      image_size=config.image_size)
+            self.eval_split = "test"
+        elif config.protocol == "nb201" and config.dataset in ("cifar100", "imagenet16-120"):
+            # NAS-Bench-201's search split: weights on the whole training set, alphas on half the test set
+            test = load_dataset(config.dataset, "test", root=config.data_dir, image_size=config.image_size)
+            train_data, held_out = full, split_train_valid(test, 0.5, seed=0)[1]
+            self.eval_split = "valid"
+        else:
+            train_data, held_out = split_train_valid(full, config.train_portion)
+            self.eval_split = "valid"
+        arch_data = train_data if config.update in ("single-level", "same-subset") else held_out
+        flip = config.dataset not in ("digits", "svhn")  # mirrored digits are other symbols
+        self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
+                                           augment=config.augment, flip=flip, seed=config.seed)
+        self.arch_stream = BatchIterator(arch_data.to(self.device), config.batch_size, shuffle=True,
+                                         augment=config.augment, flip=flip, seed=config.seed + 1).stream()
+        self.held_out = BatchIterator(held_out.to(self.device), 256, shuffle=False)
+        self.dist.check(config, (len(train_data), len(arch_data)))
+
+        self.model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=self.num_classes,
+                                    cells_per_stage=config.cells_per_stage, op_weights=config.op_weights)
+        prepare_supernet(self.model, config)  # the method's own modules (e.g. DARTS-' auxiliary skips)
+        self.model.to(self.device)
+        if config.arch_init != "randn":
+            with torch.no_grad():
+                for alpha in self.model.arch_parameters():
+                    alpha.fill_(float(config.arch_init))
+        self.dist.broadcast_model(self.model)
+        self.grad_sync = GradientSync(self.model, self.dist)  # with several ranks: global-batch gradients
+        self.dist.seed_rank_stream(config.seed)  # noise ops: independent noise per rank's shard
+        self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
+        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr, momentum=config.momentum,
+                                                weight_decay=config.weight_decay, nesterov=config.nesterov)
+        self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
+                                               betas=config.arch_betas, weight_decay=config.arch_weight_decay)
+        self.epoch = 0            # epochs completed
+        self.step = 0             # steps completed in the current epoch (non-zero only after an interrupt)
+        self.partial: dict[str, torch.Tensor] = {}
+        self.history: list[dict[str, Any]] = []
+        self.steps_per_epoch = len(self.train_batches)
+        if config.max_steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
+        self.per_step_schedule = config.lr_schedule == "cosine-step"  # stepped every iteration (NAS-Bench-201)
+        eta_min = config.lr if config.lr_schedule == "constant" else config.lr_min
+        horizon = config.epochs * (self.steps_per_epoch if self.per_step_schedule else 1)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(horizon, 1),
+                                                                    eta_min=eta_min)
+
+    # ----------------------------------------------------------------------------------------- the loop
+    def run_epoch(self, bar: Any = None) -> dict[str, float]:
+        """One epoch: for every training batch, an architecture step then a weight step (or one joint step)."""
+        cfg, model, epoch = self.config, self.model, self.epoch
+        model.train()
+        if self.step == 0:
+            for hook in self.hooks:
+                hook.on_epoch_start(model, epoch, cfg.epochs)
+            self.partial = {k: torch.zeros((), dtype=torch.float64, device=self.device)  # float64: sums exact
+                            for k in ("loss", "correct", "count")}                     # in any order
+        lr = self.weight_optimizer.param_groups[0]["lr"]
+        arch_terms = [lambda h=h: h.arch_loss(model) for h in self.hooks if type(h).arch_loss is not SearchHook.arch_loss]
+        for step, (x, y) in enumerate(self.train_batches.epoch(epoch, start=self.step), start=self.step):
+            if step >= self.steps_per_epoch:
+                break
+            x, y = self.dist.shard(x, y)  # this rank's part of the global batch (all of it on one process)
+            for hook in self.hooks:
+                hook.before_step(model, StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
+            if cfg.update == "single-level":
+                loss, logits = single_level_step(model, x, y, self.weight_optimizer, self.arch_optimizer,
+                                                 cfg.grad_clip, arch_terms)
+            else:
+                x_arch, y_arch = self.dist.shard(*next(self.arch_stream))
+                if cfg.step_order == "weights-first":  # NAS-Bench-201's order
+                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+                if cfg.update == "bilevel-2nd":
+                    arch_step_second_order(model, x, y, x_arch, y_arch, self.weight_optimizer,
+                                           self.arch_optimizer, lr, arch_terms)
+                else:
+                    arch_step_first_order(model, x_arch, y_arch, self.arch_optimizer, arch_terms)
+                if cfg.step_order == "arch-first":  # DARTS' order
+                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+            if self.per_step_schedule:
+                self.scheduler.step()
+            self.dist.average_buffers(model)  # BN running statistics: the mean over the ranks' shards
+            self.partial["loss"] += loss * len(y)
+            self.partial["correct"] += (logits.argmax(1) == y).sum()
+            self.partial["count"] += len(y)
+            self.step = step + 1
+            if bar is not None:
+                bar.update(1)
+            if self.dist.any(self._stop_requested) and self.step < self.steps_per_epoch:
+                raise SearchInterrupted(self.save())
+        totals = self.dist.sum(self.partial)  # over the ranks' shards
+        count = max(totals["count"].item(), 1)
+        return {"train_loss": totals["loss"].item() / count,
+                "train_acc": 100.0 * totals["correct"].item() / count, "lr": lr}
+
+    def run(self) -> SearchResult:
+        """Run the remaining epochs; Ctrl-C stops after the current step and saves (see :class:`SearchInterrupted`)."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        lock = self._take_directory()
+        total = cfg.epochs * self.steps_per_epoch
+        done = self.epoch * self.steps_per_epoch + self.step
+        bar = tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
+                   disable=not self.progress or self.dist.rank != 0, leave=False)
+        previous_handler = self._install_sigint_handler()
+        try:
+            while self.epoch < cfg.epochs:
+                started = time.perf_counter()
+                with self.grad_sync:
+                    stats = self.run_epoch(bar)
+                if not math.isfinite(stats["train_loss"]):
+                    checkpoint = self.out_dir / "checkpoint.pt" if self.out_dir else None
+                    raise SearchDiverged(
+                        f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
+                        + (f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file()
+                           else "no checkpoint was written (it diverged before the first epoch ended)"
+                           if checkpoint else "no checkpoint (no output directory)")
+                        + ". Try a smaller --lr or --arch-lr.")
+                if not self.per_step_schedule:
+                    self.scheduler.step()
+                self.epoch, self.step = self.epoch + 1, 0
+                self.history.append(self._epoch_record(stats, time.perf_counter() - started))
+                bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
+                                acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
+                self.save()
+                if self.dist.any(self._stop_requested) and self.epoch < cfg.epochs:
+                    raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir else None)
+            result = self.result()
+            if self.out_dir is not None and self.dist.rank == 0:
+                if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
+                    self._write_history()
+                write_json_atomic(self.out_dir / "result.json", result.to_json())
+        finally:
+            bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+            if lock is not None:
+                lock.release()
+        return result
+
+    def _take_directory(self) -> RunLock | None:
+        """Before the first step: lock ``out_dir`` (rank 0; this also proves it writable), check again under
+        the lock that a new run finds no other run there (``overwrite``: delete its files), remove
+        temporaries of killed saves, and on resume rewrite ``history.jsonl`` from the checkpoint."""
+        if self.out_dir is None:
+            return None
+        lock, error = None, None
+        if self.dist.rank == 0:
+            try:
+                lock = RunLock(self.out_dir).acquire()
+                if not self._owns_dir and not self._resumed:
+                    check_new_run_dir(self.out_dir, self.overwrite)
+                    if self.overwrite:
+                        clear_run_files(self.out_dir)
+                remove_stale_temporaries(self.out_dir)
+                if self._resumed:
+                    self._write_history()  # the checkpoint is the record: history.jsonl follows it
+            except (RunDirectoryError, OSError) as exc:
+                error = exc
+                if lock is not None:
+                    lock.release()
+        if self.dist.any(error is not None):
+            raise error if error is not None else RunDirectoryError(
+                f"rank 0 could not take the output directory {self.out_dir}")
+        self._owns_dir = True
+        return lock
+
+    def _write_history(self) -> None:
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+
+    # ------------------------------------------------------------------------------------ bookkeeping
+    def request_stop(self) -> None:
+        """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def _install_sigint_handler(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            self.request_stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def genotype(self) -> str:
+        """The architecture derived from the current op weights (text)."""
+        with torch.no_grad():  # a form may derive at another temperature than it trains at (SP-DARTS)
+            weights = {ct: self.model.op_weight_form.derivation_weights(alpha)
+                       for ct, alpha in self.model.arch_params.items()}
+        return str(derive(weights, self.model.space, self.config.derive, **self.config.derive_options))
+
+    def arch_weights(self) -> dict[str, list[list[float]]]:
+        with torch.no_grad():
+            return {ct: w.cpu().tolist() for ct, w in self.model.op_weights().items()}
+
+    def _epoch_record(self, stats: dict[str, float], seconds: float,
+                      evaluation: tuple[float, float] | None = None) -> dict[str, Any]:
+        """The history record of the epoch just finished; ``evaluation`` = ``(loss, acc)`` on the held-out
+        split when the caller measured it already (:mod:`dartslib.engine.batched` evaluates all seeds in one pass)."""
+        for hook in self.hooks:
+            hook.eval_mode(self.model)
+        loss, acc = evaluation if evaluation is not None else evaluate(self.model, iter(self.held_out.epoch(0)))
+        record: dict[str, Any] = {"epoch": self.epoch, **stats, f"{self.eval_split}_loss": loss,
+                                  f"{self.eval_split}_acc": acc, "seconds": seconds,
+                                  "op_weights": self.arch_weights(),
+                                  "alphas": {ct: a.detach().cpu().tolist()
+                                             for ct, a in self.model.arch_params.items()},
+                                  "genotype": self.genotype()}
+        for hook in self.hooks:
+            record.update(hook.describe())
+        for hook in self.hooks:
+            hook.on_epoch_end(self, record)
+        return record
+
+    def result(self) -> SearchResult:
+        last = self.history[-1] if self.history else {}
+        metrics = {k: last[k] for k in ("train_loss", "train_acc", f"{self.eval_split}_loss",
+                                         f"{self.eval_split}_acc") if k in last}
+        metrics.update(epochs=self.epoch, eval_split=self.eval_split,
+                       seconds=sum(h["seconds"] for h in self.history))
+        return SearchResult(self.config, self.genotype(), self.arch_weights(), list(self.history), metrics,
+                            self.model, self.out_dir)
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.dist.active:  # collectives: every rank calls state_dict, rank 0 writes it
+            rng["ranks"] = self.dist.gather_rng_states()
+        return {"format": "dartslib-search-1", "config": self.config.to_dict(), "epoch": self.epoch,
+                "step": self.step, "partial": self.dist.sum(self.partial), "model": self.model.state_dict(),
+                "weight_optimizer": self.weight_optimizer.state_dict(),
+                "arch_optimizer": self.arch_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "arch_stream": self.arch_stream.state_dict(), "rng": rng, "history": self.history,
+                "hooks": [hook.state_dict() for hook in self.hooks]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; the history keeps only the records up to the checkpoint's epoch
+        (one consistent history). Raises ValueError when the state does not fit this search."""
+        epoch = state["epoch"]
+        history = [h for h in state["history"] if isinstance(h, dict) and h.get("epoch", 0) <= epoch]
+        if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
+            raise ValueError(f"its history has epochs {[h.get('epoch') for h in state['history']]}, which do not "
+                             f"lead up to the checkpoint's epoch {epoch}")
+        state = {**state, "history": history}
+        self.model.load_state_dict(state["model"])
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.arch_stream.load_state_dict(state["arch_stream"])
+        for hook, hook_state in zip(self.hooks, state["hooks"]):
+            hook.load_state_dict(hook_state)
+        self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
+        self.partial = {k: v.to(self.device) if self.dist.rank == 0 else torch.zeros_like(v, device=self.device)
+                        for k, v in state["partial"].items()}  # global sums: rank 0 carries them on
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        if self.dist.active:  # each rank's own stream if the checkpoint has one for it, else a fresh one
+            ranks = state["rng"].get("ranks") or []
+            if len(ranks) == self.dist.world:
+                torch.set_rng_state(ranks[self.dist.rank])
+            else:
+                self.dist.seed_rank_stream(self.config.seed, self.epoch, self.step)
+
+    def save(self) -> Path | None:
+        """Write ``checkpoint.pt`` and ``history.jsonl`` atomically into the output directory."""
+        if self.out_dir is None:
+            return None
+        state = self.state_dict()
+        path = self.out_dir / "checkpoint.pt"
+        if self.dist.rank == 0:  # only rank 0 writes (all ranks hold the same state)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(state, path)
+            self._write_history()
+        self.dist.barrier()  # the other ranks read a checkpoint only once it is complete
+        return path
+
+    @classmethod
+    def resume(cls, path: str | Path, progress: bool = True, hooks: list[SearchHook] | None = None,
+               **config_changes: Any) -> "Search":
+        """Continue the search saved in ``path`` (a run directory or its ``checkpoint.pt``).
+
+        ``config_changes`` may only change things that do not alter the maths (e.g. ``device``)."""
+        path = Path(path)
+        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
+        state = load_checkpoint(checkpoint)
+        check_format(state, checkpoint, "search", required=_SEARCH_STATE_KEYS)
+        try:
+            if not isinstance(state["config"], dict):
+                raise ValueError(f"'config' is a {type(state['config']).__name__}, not a dict")
+            config = SearchConfig.from_dict({**state["config"], **config_changes})
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{checkpoint}: its config is not a valid search config ({exc})") from None
+        search = cls(config, checkpoint.parent, progress, hooks, _resuming=True)
+        try:
+            search.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit the search it describes "
+                                  f"(space {config.space!r}, C={config.C}): {first}") from None
+        return search
+
+
+_SEARCH_STATE_KEYS = ("config", "epoch", "step", "partial", "model", "weight_optimizer", "arch_optimizer",
+                      "scheduler", "arch_stream", "rng", "history", "hooks")
+
+
+def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
+           hooks: list[SearchHook] | None = None, overwrite: bool = False) -> SearchResult:
+    """Run a whole search; with ``out_dir``, write checkpoints, ``history.jsonl`` and ``result.json`` there.
+    ``hooks`` are added after the method's own (e.g. diagnostics recorders). A directory that already
+    holds a run is refused unless ``overwrite=True`` (start over: its run files are deleted)."""
+    return Search(config, out_dir, progress, hooks, overwrite).run()

@@ -1,0 +1,280 @@
+"""Training a derived architecture from scratch (the evaluation phase of DARTS, Liu et al. 2019, Sec. 3.2).
+
+DARTS' CIFAR-10 protocol is the paper default: 600 epochs, batch 96, SGD lr 0.025 cosine to 0, momentum
+0.9, weight decay 3e-4, cutout 16, drop-path 0.2 rising linearly over training, auxiliary head weighted
+0.4, gradient clipping 5, C = 36 and 20 cells. NAS-Bench-201 architecture strings train the NB201
+inference network without auxiliary head or drop-path; at paper scale with NB201's protocol (200 epochs,
+batch 256, lr 0.1 cosine, Nesterov, weight decay 5e-4; Dong & Yang, 2020, Sec. 2.3).
+Checkpoints are written every epoch and a run resumes bit-identically, as for searches.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
+                         write_json_atomic, write_text_atomic)
+from dartslib.engine.config import SCALES
+from dartslib.arch.counting import count_parameters
+from dartslib.data import BatchIterator, load_dataset
+from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
+from dartslib.engine.rundir import RunLock, check_new_run_dir, clear_run_files
+from dartslib.arch.networks import build_network
+from dartslib.engine.loop import SearchDiverged, SearchInterrupted, evaluate, resolve_device
+
+__all__ = ["TrainConfig", "make_train_config", "Training", "train", "MAX_SEED"]
+
+MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig
+"""The largest seed: torch seeds are 64-bit and the search's validation stream uses ``seed + 1``."""
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a train-from-scratch run; defaults are DARTS' CIFAR-10 evaluation setting."""
+
+    genotype: str
+    dataset: str = "cifar10"
+    scale: str = "paper"
+    epochs: int = 600
+    batch_size: int = 96
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    cutout: int = 16
+    drop_path: float = 0.2
+    drop_path_mode: str = "auto"   # "edge" (DARTS), "node" (FairDARTS), "auto": by format (networks.py)
+    auxiliary_weight: float = 0.4
+    C: int = 36
+    layers: int = 20
+    image_size: int | None = None
+    augment: bool = True
+    flip: bool = True
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+
+    @property
+    def is_nb201(self) -> bool:
+        return is_nb201_arch(self.genotype)
+
+    def validate(self) -> None:
+        if self.scale not in SCALES:
+            raise ValueError(f"unknown scale {self.scale!r}; choose from: {', '.join(SCALES)}")
+        for name in ("epochs", "batch_size", "C", "layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
+                raise ValueError(f"{name} must be a {'non-negative' if name == 'epochs' else 'positive'} "
+                                 f"integer, got {value!r}")
+        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip", "drop_path", "auxiliary_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3.4e38:
+                raise ValueError(f"{name} must be a finite non-negative number (float32: at most 3.4e38), "
+                                 f"got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.drop_path_mode not in ("auto", "edge", "node"):
+            raise ValueError(f"unknown drop_path_mode {self.drop_path_mode!r}; choose from: auto, edge, node")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
+
+
+def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> TrainConfig:
+    """Paper defaults, then the scale, then ``overrides`` (``None`` values ignored)."""
+    from dartslib.arch.genotype import parse_genotype
+    from dartslib.arch.nb201 import format_nb201_arch, parse_nb201_arch
+
+    text = genotype.strip()
+    nb201 = is_nb201_arch(text)
+    text = format_nb201_arch(parse_nb201_arch(text)) if nb201 else str(parse_genotype(text))
+    values: dict[str, Any] = {"genotype": text, "scale": scale}
+    if nb201:
+        values.update(epochs=200, batch_size=256, lr=0.1, nesterov=True, weight_decay=5e-4, cutout=0,
+                      drop_path=0.0, auxiliary_weight=0.0, C=16, layers=5)
+    if scale == "toy":
+        values.update(dataset="digits", image_size=16, C=8, layers=5 if not nb201 else 2, epochs=10,
+                      batch_size=64, cutout=0, augment=False, lr=0.05)
+    elif scale == "small":
+        values.update(dataset="digits", image_size=32, C=16, layers=8 if not nb201 else 3, epochs=30,
+                      batch_size=64, cutout=8, augment=False, lr=0.05)
+    elif scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose from: {', '.join(SCALES)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = TrainConfig(**values)
+    config.validate()
+    return config
+
+
+class Training:
+    """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``.
+    ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`; ``overwrite=True`` starts over)."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
+                 overwrite: bool = False, *, _resuming: bool = False) -> None:
+        self.config, self.progress = config, progress
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.overwrite, self._resumed, self._owns_dir = overwrite, _resuming, False
+        if self.out_dir is not None and not _resuming:
+            check_new_run_dir(self.out_dir, overwrite)
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        train_data = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
+        test_data = load_dataset(config.dataset, "test", root=config.data_dir, image_size=config.image_size)
+        flip = config.flip and config.dataset not in ("digits", "svhn")
+        self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
+                                           augment=config.augment, flip=flip, cutout=config.cutout, seed=config.seed)
+        self.test_batches = BatchIterator(test_data.to(self.device), 256, shuffle=False)
+        if config.is_nb201:
+            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, N=config.layers,
+                                                        num_classes=train_data.num_classes)
+        else:
+            self.model = build_network(config.genotype, C=config.C, layers=config.layers,
+                                       num_classes=train_data.num_classes, auxiliary=config.auxiliary_weight > 0,
+                                       drop_path_mode=config.drop_path_mode)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay, nesterov=config.nesterov)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, max(config.epochs, 1),
+                                                                    eta_min=config.lr_min)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    def run_epoch(self) -> dict[str, float]:
+        cfg, model = self.config, self.model
+        if hasattr(model, "drop_path_prob"):
+            model.drop_path_prob = cfg.drop_path * self.epoch / max(cfg.epochs, 1)
+        model.train()
+        loss_sum = correct = torch.zeros((), device=self.device)
+        count = 0
+        for x, y in self.train_batches.epoch(self.epoch):
+            self.optimizer.zero_grad(set_to_none=True)
+            if hasattr(model, "forward_with_aux"):
+                logits, aux_logits = model.forward_with_aux(x)
+            else:
+                logits, aux_logits = model(x), None
+            loss = nn.functional.cross_entropy(logits, y)
+            total = loss if aux_logits is None else loss + cfg.auxiliary_weight * nn.functional.cross_entropy(aux_logits, y)
+            total.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            loss_sum = loss_sum + loss.detach() * len(y)
+            correct = correct + (logits.argmax(1) == y).sum()
+            count += len(y)
+        return {"train_loss": loss_sum.item() / max(count, 1), "train_acc": 100.0 * correct.item() / max(count, 1),
+                "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def run(self) -> dict[str, Any]:
+        """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics."""
+        cfg = self.config
+        lock = self._take_directory()
+        try:
+            return self._run(cfg)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _take_directory(self) -> RunLock | None:
+        if self.out_dir is None:
+            return None
+        lock = RunLock(self.out_dir).acquire()
+        try:
+            if not self._owns_dir and not self._resumed:
+                check_new_run_dir(self.out_dir, self.overwrite)
+                if self.overwrite:
+                    clear_run_files(self.out_dir)
+            remove_stale_temporaries(self.out_dir)
+            if self._resumed:
+                self._write_history()
+        except BaseException:
+            lock.release()
+            raise
+        self._owns_dir = True
+        return lock
+
+    def _write_history(self) -> None:
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+
+    def _run(self, cfg: TrainConfig) -> dict[str, Any]:
+        from tqdm.auto import trange
+
+        for _ in trange(self.epoch, cfg.epochs, desc="train", unit="epoch", disable=not self.progress, leave=False):
+            started = time.perf_counter()
+            try:
+                stats = self.run_epoch()
+            except KeyboardInterrupt:  # the last complete epoch is on disk already
+                raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir and self.epoch else None)
+            if not math.isfinite(stats["train_loss"]):
+                kept = ("the last good checkpoint is kept" if self.out_dir and self.epoch
+                        else "no checkpoint was written")
+                raise SearchDiverged(f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
+                                     f"{kept}. Try a smaller --lr.")
+            self.scheduler.step()
+            self.epoch += 1
+            test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
+            self.history.append({"epoch": self.epoch, **stats, "test_loss": test_loss, "test_acc": test_acc,
+                                 "seconds": time.perf_counter() - started})
+            self.save()
+        result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
+                  **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
+        if self.out_dir is not None:
+            if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
+                self._write_history()
+            write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg)})
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"format": "dartslib-train-1", "config": dataclasses.asdict(self.config), "epoch": self.epoch,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": {"torch": torch.get_rng_state()},
+                "history": self.history}
+
+    def save(self) -> None:
+        if self.out_dir is None:
+            return
+        save_checkpoint(self.state_dict(), self.out_dir / "checkpoint.pt")
+        self._write_history()
+
+    @classmethod
+    def resume(cls, path: str | Path, progress: bool = True, **config_changes: Any) -> "Training":
+        path = Path(path)
+        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
+        state = load_checkpoint(checkpoint)
+        check_format(state, checkpoint, "train",
+                     required=("config", "epoch", "model", "optimizer", "scheduler", "rng", "history"))
+        try:
+            config = TrainConfig(**{**state["config"], **config_changes})
+            config.validate()
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{checkpoint}: its config is not a valid training config ({exc})") from None
+        run = cls(config, checkpoint.parent, progress, _resuming=True)
+        try:
+            epoch = state["epoch"]
+            history = [h for h in state["history"] if h.get("epoch", 0) <= epoch]
+            if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
+                raise ValueError(f"its history does not lead up to epoch {epoch}")
+            run.model.load_state_dict(state["model"])
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"]["torch"])
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit the network it describes: {first}") from None
+        run.epoch, run.history = epoch, history
+        return run
+
+
+def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
+          overwrite: bool = False) -> dict[str, Any]:
+    """Train ``config.genotype`` from scratch; returns the final metrics. An ``out_dir`` holding a run is
+    refused unless ``overwrite=True``."""
+    return Training(config, out_dir, progress, overwrite).run()

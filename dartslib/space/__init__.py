@@ -1,0 +1,2 @@
+"""The search space: candidate ops, the spaces (cells, edges, op lists), op-weight forms and the supernet.
+"""

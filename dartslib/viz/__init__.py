@@ -1,0 +1,2 @@
+"""Figures: the shared style, cell drawings, and the plots of the chapters.
+"""
