@@ -185,6 +185,9 @@ class CollapseResults:
     root: Path
     runs: list[CollapseRun]
     scale: str = "toy"
+    #: the same sweep command run again on another CPU (``root/replication``): float32 rounds differently
+    #: there, so each run's history differs from the first epoch on; kept apart from :attr:`runs`
+    replication: list[CollapseRun] = field(default_factory=list)
 
     @property
     def command(self) -> str:
@@ -226,10 +229,15 @@ class CollapseResults:
         return pd.DataFrame(rows, columns=["cell", "genotype", "seed", "test_acc", "parameters", "param_free",
                                            "skips"])
 
-    def table(self) -> pd.DataFrame:
+    def replication_of(self, method: str) -> list[CollapseRun]:
+        """The runs of ``method`` in :attr:`replication`, sorted by seed."""
+        return sorted((r for r in self.replication if r.method == method), key=lambda r: r.seed)
+
+    def table(self, replication: bool = False) -> pd.DataFrame:
         """One row per search (see :meth:`CollapseRun.row`), with the mean retrained test accuracy of its
-        derived cell at both sizes (``retrained_acc``, ``retrained_acc_hard``; NaN where not retrained)."""
-        rows = [r.row() for r in self.runs]
+        derived cell at both sizes (``retrained_acc``, ``retrained_acc_hard``; NaN where not retrained).
+        ``replication=True``: the same for the runs of :attr:`replication`."""
+        rows = [r.row() for r in (self.replication if replication else self.runs)]
         table = pd.DataFrame(rows)
         if table.empty:
             return table
@@ -240,10 +248,11 @@ class CollapseResults:
         return table.sort_values(["method", "seed"], key=lambda c: c.map(order) if c.name == "method" else c,
                                  ignore_index=True)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, replication: bool = False) -> pd.DataFrame:
         """One row per method: ``n`` seeds, ``collapsed`` (seeds whose derived cell has at least 4 of 6
-        edges parameter-free), and the mean and standard deviation (ddof=1) of every numeric column."""
-        table = self.table()
+        edges parameter-free), and the mean and standard deviation (ddof=1) of every numeric column
+        (``replication=True``: of the runs of :attr:`replication`)."""
+        table = self.table(replication)
         numeric = [c for c in table.columns if c not in ("method", "seed", "genotype", "eval_split")
                    and pd.api.types.is_numeric_dtype(table[c])]
         grouped = table.groupby("method", sort=False)
@@ -252,6 +261,10 @@ class CollapseResults:
         out.insert(0, "collapsed", grouped["param_free"].apply(lambda s: int((s >= 4).sum())))
         out.insert(0, "n", grouped.size())
         return out
+
+
+#: the folder (under the results root) of the regime's sweep command run again on another CPU
+REPLICATION = "replication"
 
 
 def find_results(root: str | os.PathLike[str] | None = None) -> Path:
@@ -272,12 +285,14 @@ def find_results(root: str | os.PathLike[str] | None = None) -> Path:
 def load_collapse_results(root: str | os.PathLike[str] | None = None, scale: str = "toy") -> CollapseResults:
     """Read every search under ``root`` (see :func:`find_results`) with its measures."""
     root = find_results(root) if scale == "toy" else Path(root)
-    runs = []
+    runs: list[CollapseRun] = []
+    replication: list[CollapseRun] = []
     for sweep_dir in sorted(p.parent for p in root.glob("*/sweep.json")):
         measures = read_measures(sweep_dir)
+        into = replication if sweep_dir.name == REPLICATION else runs
         for result in sorted(sweep_dir.glob("*/result.json")):
-            runs.append(CollapseRun(result.parent, sweep_dir.name, measures.get(result.parent.name, {})))
-    return CollapseResults(root, runs, scale)
+            into.append(CollapseRun(result.parent, sweep_dir.name, measures.get(result.parent.name, {})))
+    return CollapseResults(root, runs, scale, replication)
 
 
 def read_measures(sweep_dir: Path) -> dict[str, dict[str, float]]:

@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dartslib.book.results import load_collapse_results
@@ -62,6 +63,24 @@ def main(root: Path) -> str:
         lines.append(f"| {run.method} | {run.seed} | {cell(run.genotype)} | "
                      f"{''.join(map(str, run.param_free_per_epoch))} | {run.skips_per_epoch[-1]} | "
                      f"{fmt(row.get('drop'))} | {fmt(row.get('drop_finetuned'))} | {fmt(row.get('retrained_acc_hard'))} |")
+    if res.replication:
+        lines += ["", "## The same commands on another CPU (`replication/`)", "",
+                  "The regime's sweep command run again, unchanged, on a 2-core AMD EPYC (`regime/` was written on a "
+                  "2-core Intel Xeon). One thread each, same PyTorch: float32 rounds differently on the two CPUs, and "
+                  "every history differs from epoch 1 on (tests/test_results_reproduce.py keeps one reference per "
+                  "machine). Final derived cell per seed: parameter-free edges / skips, and the collapse count.", "",
+                  "| method | machine | seeds | collapsed | param-free per seed | skips per seed | param-free | skips |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for method in res.methods:
+            twin = res.replication_of(method)
+            if not twin:
+                continue
+            for machine, runs in (("Intel Xeon (`regime/`)", res.of(method)), ("AMD EPYC (`replication/`)", twin)):
+                free = [int(r.param_free_per_epoch[-1]) for r in runs]
+                skips = [int(r.skips_per_epoch[-1]) for r in runs]
+                lines.append(f"| {method} | {machine} | {len(runs)} | {sum(f >= 4 for f in free)}/{len(runs)} | "
+                             f"{' '.join(map(str, free))} | {' '.join(map(str, skips))} | "
+                             f"{ms(np.mean(free), np.std(free, ddof=1))} | {ms(np.mean(skips), np.std(skips, ddof=1))} |")
     for title, folder in (("Retrained cells (`train --scale toy`)", "train"),
                           ("Retrained cells, harder (`train --scale toy --C 4 --epochs 3`)", "train_hard")):
         retrained = res.retrained(folder)
