@@ -285,3 +285,43 @@ def test_count_bands_stay_within_the_possible_counts_and_arrows_are_promised_onl
     assert space.topology == "nb201"
     fig = plot_edge_weights(Run(rising, {"method": "darts", "space": "nb201"}))
     assert "arrows: boundary epochs of skip_connect" in fig._suptitle.get_text()
+
+
+def test_band_draws_the_mean_and_the_seeds_range_or_sd():
+    from unittest.mock import MagicMock
+
+    from dartslib.viz.plots import band
+
+    x = np.arange(4)
+    values = np.array([[0, 2], [1, 3], [0, 0], [5, 1]], dtype=float)   # (T, seeds)
+    limits = {}
+    for spread in ("range", "sd"):
+        ax = MagicMock()
+        band(ax, x, values, "red", "r", spread=spread)
+        np.testing.assert_allclose(ax.plot.call_args.args[1], values.mean(1))
+        limits[spread] = ax.fill_between.call_args.args[1:3]
+    np.testing.assert_allclose(limits["range"][0], values.min(1))
+    np.testing.assert_allclose(limits["range"][1], values.max(1))
+    sd = values.std(1, ddof=1)
+    np.testing.assert_allclose(limits["sd"][1] - limits["sd"][0], 2 * sd)
+    assert (limits["sd"][0] < values.min(1)).any()   # control: an sd band can leave the seeds' range, a range band not
+    with pytest.raises(ValueError, match=r"shape \(len\(x\), seeds\)"):
+        band(MagicMock(), x, values.T, "k")
+    with pytest.raises(ValueError, match="spread"):
+        band(MagicMock(), x, values, "k", spread="iqr")
+
+
+def test_seed_dots_draws_every_seed_and_one_mean_per_group():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from dartslib.viz.plots import seed_dots
+
+    data = pd.DataFrame({"cell": ["a"] * 3 + ["b"] * 2, "acc": [90.0, 92.0, 94.0, 50.0, 70.0]})
+    fig, ax = plt.subplots()
+    seed_dots(ax, data, "cell", "acc", order=["a", "b"])
+    dots = sum(len(c.get_offsets()) for c in ax.collections)
+    assert dots == len(data)
+    means = [line for line in ax.get_lines() if len(line.get_ydata()) == 2 and line.get_linestyle() == "None"]
+    assert means and np.allclose(np.asarray(means[0].get_ydata(), float), [92.0, 60.0])
+    plt.close(fig)

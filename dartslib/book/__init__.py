@@ -49,6 +49,7 @@ import dartslib
 from dartslib import build_supernet, derive, diagnostics, get_space, make_config, search
 from dartslib.book import toys
 from dartslib.viz import plots
+from dartslib.viz.plots import band
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
@@ -80,16 +81,6 @@ def new_figure(width: float, height: float) -> Figure:
     Draw it inside ``with plots.style():`` so it matches the library's figures; a cell that ends with the
     figure shows it."""
     return Figure(figsize=(width, height), layout="constrained")
-
-
-def band(ax: Any, x: Any, values: Any, color: str, label: str, ls: str = "-", alpha: float = 0.2) -> None:
-    """Plot the mean over seeds of ``values`` (shape ``(len(x), seeds)``) and a band of one standard deviation.
-
-    The standard deviation is the sample one (``ddof=1``), as in the chapters' text ("mean ± std over seeds")."""
-    values = np.asarray(values, dtype=float)
-    mean, sd = values.mean(1), values.std(1, ddof=1)
-    ax.plot(x, mean, color=color, ls=ls, label=label)
-    ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=alpha, lw=0)
 
 
 @dataclass

@@ -53,8 +53,59 @@ __all__ = [
     "plot_ies", "plot_discretization_gap", "plot_eigenvalues", "plot_gradient_correlation",
     "plot_op_weight_gradients", "plot_landscape", "plot_skip_counts", "plot_training_curves",
     "plot_residual_gain", "draw_cell", "draw_genotype", "compare_runs", "standard_figures",
-    "write_standard_figures", "write_comparison_figures",
+    "write_standard_figures", "write_comparison_figures", "band", "seed_dots",
 ]
+
+# ------------------------------------------------------------------------------- over seeds: two idioms
+
+def band(ax: Axes, x: Any, values: Any, color: str, label: str | None = None, ls: str = "-", alpha: float = 0.2,
+         spread: str = "sd", lw: float = 2.0) -> None:
+    """The mean over seeds as a line, and the spread over seeds as a band around it.
+
+    Args:
+        x: ``(T,)`` the x values (steps, epochs).
+        values: ``(T, seeds)``, one column per seed.
+        spread: ``"sd"``, one sample standard deviation (``ddof=1``) either side, as the chapters' "mean ± std
+            over seeds"; or ``"range"``, from the smallest to the largest seed (so a band of counts never leaves
+            the possible values).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[0] != len(x):
+        raise ValueError(f"band: values must have shape (len(x), seeds) = ({len(x)}, seeds), got {values.shape}")
+    mean = values.mean(1)
+    if spread == "sd":
+        low, high = (mean - values.std(1, ddof=1), mean + values.std(1, ddof=1)) if values.shape[1] > 1 else (mean, mean)
+    elif spread == "range":
+        low, high = values.min(1), values.max(1)
+    else:
+        raise ValueError(f"band: spread must be 'sd' or 'range', got {spread!r}")
+    ax.plot(x, mean, color=color, ls=ls, lw=lw, label=label)
+    ax.fill_between(x, low, high, color=color, alpha=alpha, lw=0)
+
+
+def seed_dots(ax: Axes, data: Any, x: str, y: str, order: Sequence[Any] | None = None, color: str | None = None,
+              palette: Any = None, size: float = 4, jitter: float = 0.15, errorbar: Any = "sd",
+              marker: str = "s", mean_size: float | None = None) -> Axes:
+    """Every seed as a jittered dot, and per group the mean with an error bar over the seeds, in black.
+
+    ``data`` is long-form (a :class:`pandas.DataFrame` with one row per seed); ``x`` names the groups and
+    ``y`` the values, or the other way round for horizontal groups (seaborn decides the orientation from
+    the column types). The dots are :func:`seaborn.stripplot` (``palette`` colours them by group, else
+    ``color``), the means :func:`seaborn.pointplot` with ``errorbar`` (``"sd"``: mean ± one sample standard
+    deviation; ``("pi", 100)``: the range).
+    """
+    import seaborn as sns
+
+    if palette is not None:
+        sns.stripplot(data=data, x=x, y=y, order=order, hue=x if data[x].dtype == object else y, hue_order=order,
+                      palette=palette, legend=False, ax=ax, size=size, jitter=jitter, alpha=0.7, zorder=2)
+    else:
+        sns.stripplot(data=data, x=x, y=y, order=order, ax=ax, color=color or "#4477aa", size=size, jitter=jitter,
+                      alpha=0.7, zorder=2)
+    sns.pointplot(data=data, x=x, y=y, order=order, ax=ax, errorbar=errorbar, color="black", markers=marker,
+                  linestyle="none", capsize=0.2, markersize=mean_size or size, zorder=3, err_kws={"linewidth": 1})
+    return ax
+
 
 # ------------------------------------------------------------------------------------------ palette
 # (defined in dartslib.viz.style, a leaf that dartslib.viz.cell_drawing shares; re-exported here)
