@@ -433,11 +433,11 @@ def parse_genotype(text: GenotypeLike) -> Genotype:
     return _parse_text(text)[0]
 
 
-Where = Callable[[str, Union[int, None]], str]
+_Where = Callable[[str, Union[int, None]], str]
 """``where(field, k)``: " (at position N)" for edge ``k`` of ``field`` (``k=None``: the field), or ""."""
 
 
-def _parse_text(text: str) -> tuple[Genotype, Where]:
+def _parse_text(text: str) -> tuple[Genotype, _Where]:
     """Parse and validate genotype text or a published name; also return the text positions of its fields
     (for later errors about the parsed genotype, e.g. :func:`dartslib.arch.architecture.parse_architecture`'s
     empty cells)."""
