@@ -169,7 +169,8 @@ def test_allow_empty_refuses_and_permits():
 def test_allow_empty_does_not_accept_invalid_cells():
     """allow_empty accepts empty cells where parse_genotype does, nothing more: an empty cell next to
     DARTS pairs is still invalid."""
-    text = "Genotype(normal=[], normal_concat=[2], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)], reduce_concat=[2])"
+    text = ("Genotype(normal=[], normal_concat=[2], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)], "
+            "reduce_concat=[2])")
     with pytest.raises(ValueError, match="normal has no edges"):
         parse_architecture(text, allow_empty=True)
 

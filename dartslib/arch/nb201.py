@@ -11,10 +11,10 @@ stages of ``cells_per_stage`` cells (the benchmark's N) on ``C``, ``2C`` and ``4
 stride-2 ResNet basic blocks, then BN, ReLU, global average pooling and a linear classifier.
 
 Anchors (``C=16, cells_per_stage=5``, 10 classes, 32x32): the all-``nor_conv_3x3`` cell has 1,531,546
-parameters and 220,119,680 MACs, the all-``none`` cell (or any parameter-free cell) 73,306 parameters and 7,783,040 MACs.
-These are the benchmark's CIFAR-10 extremes, 0.073306M..1.531546M parameters and 7.78305M..220.11969M
-FLOPs; its FLOPs add one per classifier output for the bias, which :func:`dartslib.arch.counting.count_macs`
-leaves out (10 fewer).
+parameters and 220,119,680 MACs, the all-``none`` cell (or any parameter-free cell) 73,306 parameters and
+7,783,040 MACs. These are the benchmark's CIFAR-10 extremes, 0.073306M..1.531546M parameters and
+7.78305M..220.11969M FLOPs; its FLOPs add one per classifier output for the bias, which
+:func:`dartslib.arch.counting.count_macs` leaves out (10 fewer).
 """
 from __future__ import annotations
 
