@@ -249,7 +249,7 @@ def _run_count(args: argparse.Namespace) -> int:
         if _is_nb201(args.genotype):
             if args.layers is not None:
                 raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
-            model = build_nb201_network(args.genotype, C=args.C or 16, N=args.cells_per_stage or 5,
+            model = build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
                                         num_classes=args.num_classes)
         else:
             if args.cells_per_stage is not None:

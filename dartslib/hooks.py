@@ -3,7 +3,7 @@ a method switch is declared: a :class:`Switch` of :class:`Knob` values (:data:`d
 
 A leaf module (it imports nothing of the loop), so the method modules (:mod:`dartslib.methods.zero_one`,
 :mod:`dartslib.methods.aux_skip`, :mod:`dartslib.methods.skip_noise`, :mod:`dartslib.methods.temperature`) and the recorders import it
-without importing :mod:`dartslib.search`, which imports them. ``dartslib.search`` re-exports both names.
+without importing the search loop :mod:`dartslib.engine.loop`, which imports them (and re-exports both names).
 """
 from __future__ import annotations
 
