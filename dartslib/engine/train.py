@@ -170,7 +170,7 @@ class Training(Run):
         self.partial: dict[str, torch.Tensor] = {}
 
     def run_epoch(self) -> dict[str, float]:
-        """One epoch (from step ``self.step`` on); a stop request ends it early, saved (:class:`TrainingInterrupted`)."""
+        """One epoch from step ``self.step`` on; a stop request ends it, saved (:class:`TrainingInterrupted`)."""
         cfg, model = self.config, self.model
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = cfg.drop_path * self.epoch / max(cfg.epochs, 1)
