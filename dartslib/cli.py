@@ -476,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dartslib.engine.checkpoint import CheckpointError, WriteError
     from dartslib.data import DataFileError, DatasetNotFoundError
     from dartslib.engine.rundir import RunDirectoryBusy
-    from dartslib.engine.loop import SearchDiverged, SearchInterrupted
+    from dartslib.engine.run import RunDiverged, RunInterrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -484,12 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                "sweep": _run_sweep}
     try:
         return runners[args.command](args)
-    except SearchInterrupted as exc:
+    except RunInterrupted as exc:
         where = f"; resume with: python -m dartslib {args.command} --resume {exc.checkpoint.parent}" \
             if exc.checkpoint else ""
         print(f"interrupted{where}", file=sys.stderr)
         return 130
-    except (DatasetNotFoundError, DataFileError, CheckpointError, SearchDiverged, WriteError, RunDirectoryBusy) as exc:
+    except (DatasetNotFoundError, DataFileError, CheckpointError, RunDiverged, WriteError, RunDirectoryBusy) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except ValueError as exc:

@@ -25,21 +25,18 @@ from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
 from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
 from dartslib.arch.networks import build_network
-from dartslib.engine.loop import SearchDiverged, SearchInterrupted, evaluate, resolve_device
-from dartslib.engine.run import Run
+from dartslib.engine.loop import evaluate, resolve_device
+from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 
 __all__ = ["TrainConfig", "make_train_config", "Training", "TrainingDiverged", "TrainingInterrupted", "train",
            "MAX_SEED"]
 
 
-# Transitional: the Search* bases (themselves RunDiverged / RunInterrupted) keep dartslib.cli's
-# `except SearchDiverged` / `except SearchInterrupted` catching a training's errors, as before; once
-# cli.py catches RunDiverged / RunInterrupted, make these subclasses of those alone (issue 11).
-class TrainingDiverged(SearchDiverged):
+class TrainingDiverged(RunDiverged):
     """A training's loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(SearchInterrupted):
+class TrainingInterrupted(RunInterrupted):
     """Ctrl-C, SIGTERM (or :meth:`Training.request_stop`) stopped the training after a complete step, state saved."""
 
     noun = "training"
@@ -156,7 +153,7 @@ class Training(Run):
                                            augment=config.augment, flip=flip, cutout=config.cutout, seed=config.seed)
         self.test_batches = BatchIterator(test_data.to(self.device), 256, shuffle=False)
         if config.is_nb201:
-            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, N=config.layers,
+            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, cells_per_stage=config.layers,
                                                         num_classes=train_data.num_classes)
         else:
             self.model = build_network(config.genotype, C=config.C, layers=config.layers,
