@@ -83,17 +83,6 @@ def _positive_float(text: str) -> float:
     return _finite(text, positive=True)
 
 
-def _arch_init(text: str) -> str:
-    if text != "randn":
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'randn' or a number, got {text!r}") from None
-        if not abs(value) <= 3.4e38:
-            raise argparse.ArgumentTypeError(f"expected 'randn' or a finite number, got {text!r}")
-    return text
-
-
 def _device(text: str) -> str:
     from dartslib.engine.loop import resolve_device
 
@@ -133,50 +122,33 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_method_switches(p: argparse.ArgumentParser) -> None:
-    """The switches of dartslib.methods.presets: each overrides what the --method preset sets."""
-    from dartslib.engine.config import AUX_SKIP_SCHEDULES, UPDATE_SCHEMES
-    from dartslib.arch.derive import DERIVATION_RULES
-    from dartslib.space.op_weights import OP_WEIGHT_FORMS
+def _knob_parser(knob: Any) -> Any:
+    """The flag's ``type``: the knob's own parsing and checks, as a one-line usage error."""
 
-    g = p.add_argument_group("method switches (override the preset; see dartslib.methods.presets)")
-    g.add_argument("--update", choices=UPDATE_SCHEMES, default=None,
-                   help="how weights and alphas step: DARTS' bi-level (1st/2nd order), Single-DARTS' single-level, "
-                        "or alphas on other batches of the same data (Single-DARTS Table 4)")
-    g.add_argument("--op-weights", choices=list(OP_WEIGHT_FORMS), default=None,
-                   help="softmax (DARTS), sigmoid (FairDARTS), sparse-smooth (SP-DARTS' temperature mixing)")
-    g.add_argument("--arch-init", type=_arch_init, default=None, metavar="VALUE",
-                   help="alphas' initial value: 'randn' (1e-3 N(0,1)) or a number, e.g. 0 or -1.9459 (-ln 7)")
-    g.add_argument("--zero-one", choices=("l01", "l01-abs", "none"), default=None,
-                   help="FairDARTS' zero-one loss (l01: Eq. 7; l01-abs: the control of Eq. 9; none: off)")
-    g.add_argument("--w01", type=_non_negative_float, default=None, help="weight of the zero-one loss (FairDARTS: 10)")
-    g.add_argument("--aux-skip", choices=[a for a in AUX_SKIP_SCHEDULES if a], default=None,
-                   help="DARTS-' auxiliary skip with this beta schedule")
-    g.add_argument("--beta0", type=_non_negative_float, default=None, help="the auxiliary skip's initial beta (default 1)")
-    g.add_argument("--aux-skip-kind", choices=("identity", "conv1x1"), default=None,
-                   help="identity (default) or a 1x1 conv initialised to identity (DARTS- ablation)")
-    g.add_argument("--aux-skip-decay-epochs", type=_positive, default=None, metavar="N",
-                   help="hold beta0 and decay only over the last N epochs (DARTS- long searches: 50)")
-    g.add_argument("--skip-noise", action="store_true", default=None,
-                   help="Gaussian noise on skip_connect's output, std cosine-decayed from --skip-noise-std")
-    g.add_argument("--skip-noise-std", type=_non_negative_float, default=None, help="initial std of the skip noise (default 1)")
-    g.add_argument("--t-sp", type=_positive_float, default=None, help="SP-DARTS' sparse temperature")
-    g.add_argument("--t-sm", type=_positive_float, default=None, help="SP-DARTS' smooth temperature (default 10 t_sp)")
-    g.add_argument("--p-low", type=_non_negative_float, default=None, help="SP-DARTS: p after the warm-up (Eq. 20)")
-    g.add_argument("--p-up", type=_non_negative_float, default=None, help="SP-DARTS: p at the last epoch (Eq. 20)")
-    g.add_argument("--p-warmup-epochs", type=_positive_or_zero, default=None, help="SP-DARTS: epochs with p = 0")
-    g.add_argument("--t-warmup", type=_positive_float, default=None,
-                   help="SP-DARTS: temperature of the warm-up epochs (default t_sm, Eq. 20; the authors' code: 10)")
-    g.add_argument("--skip-noise-decay-epochs", type=_positive, default=None, metavar="T",
-                   help="the skip noise's cosine T_max in epochs (default: all epochs, the paper's 50; "
-                        "FairDARTS' code: 30)")
-    g.add_argument("--protocol", choices=("darts", "nb201"), default=None,
-                   help="search setting under the method: darts (default, DARTS' CIFAR search) or nb201 "
-                        "(NAS-Bench-201's DARTS.config: wd 5e-4, Nesterov, per-iteration cosine, weights "
-                        "stepped first, CIFAR-100: alphas on half the test set)")
-    g.add_argument("--derive", choices=DERIVATION_RULES, default=None, help="derivation rule")
-    g.add_argument("--max-skip", type=_positive_or_zero, default=None, metavar="M",
-                   help="at most M skip connections in the normal cell at derivation (P-DARTS/DARTS+ use 2)")
+    def parse(text: str) -> Any:
+        try:
+            return knob.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = knob.name
+    return parse
+
+
+def _add_method_switches(p: argparse.ArgumentParser) -> None:
+    """One flag per knob of the switches of dartslib.methods.switches.SWITCHES, generated from the knob (flag,
+    type, choices, help); each overrides what the --method preset sets (default None: the preset's value)."""
+    from dartslib.methods import switches
+
+    g = p.add_argument_group("method switches (override the preset; see dartslib.methods.switches)")
+    for knob in switches.knobs():
+        if knob.type is bool:
+            g.add_argument(knob.flag_name, dest=knob.name, action="store_true", default=None, help=knob.help)
+        else:
+            g.add_argument(knob.flag_name, dest=knob.name, type=_knob_parser(knob), choices=knob.cli_choices(),
+                           default=None, help=knob.help,
+                           metavar=knob.metavar or (None if knob.choices is not None else
+                                                    knob.flag_name.lstrip("-").replace("-", "_").upper()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "such as DARTS_V2, or an NB201 architecture string).")
     t.add_argument("--genotype", required=True, help="genotype text, published name, or NB201 string")
     t.add_argument("--C", type=_positive, default=None, help="override initial channels")
-    t.add_argument("--layers", type=_positive, default=None, help="override the number of cells")
+    t.add_argument("--layers", type=_positive, default=None,
+                   help="override the number of cells of a DARTS network; of an NB201 string: N, cells per stage")
     t.add_argument("--drop-path-mode", choices=("auto", "edge", "node"), default=None,
                    help="where drop-path acts: edge (DARTS: each non-identity op), node (FairDARTS: each node's "
                         "sum); default auto: node for FairDARTS (op, to, from) triples, else edge")
@@ -276,7 +249,7 @@ def _run_count(args: argparse.Namespace) -> int:
         if _is_nb201(args.genotype):
             if args.layers is not None:
                 raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
-            model = build_nb201_network(args.genotype, C=args.C or 16, N=args.cells_per_stage or 5,
+            model = build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
                                         num_classes=args.num_classes)
         else:
             if args.cells_per_stage is not None:
@@ -324,24 +297,28 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
         if rank == 0:
             print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        config = _with_flag_names(make_config, args.method, args.space, args.scale, dataset=args.dataset, epochs=args.epochs,
-                             batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr, seed=args.seed,
-                             device=args.device, data_dir=args.data_dir, C=args.C, layers=args.layers,
-                             cells_per_stage=args.cells_per_stage, update=args.update, op_weights=args.op_weights,
-                             arch_init=args.arch_init, w01=args.w01, aux_skip=args.aux_skip,
-                             aux_skip_beta0=args.beta0, aux_skip_kind=args.aux_skip_kind,
-                             aux_skip_decay_epochs=args.aux_skip_decay_epochs, skip_noise=args.skip_noise,
-                             skip_noise_std=args.skip_noise_std, t_sp=args.t_sp, t_sm=args.t_sm, p_low=args.p_low,
-                             p_up=args.p_up, p_warmup_epochs=args.p_warmup_epochs, t_warmup=args.t_warmup,
-                             skip_noise_decay_epochs=args.skip_noise_decay_epochs, protocol=args.protocol)
-        changes: dict = {}  # switches that need the preset's values first
-        if args.zero_one is not None:
-            changes["zero_one_loss"] = None if args.zero_one == "none" else args.zero_one
-        if args.derive is not None and args.derive != config.derive:
-            changes.update(derive=args.derive, derive_options={})  # the preset's options were for its rule
-        if args.max_skip is not None:
-            changes["derive_options"] = {**changes.get("derive_options", config.derive_options),
-                                         "max_skip": args.max_skip}
+        from dartslib.methods import switches
+
+        overrides, later = {}, []  # later: flags applied to the resolved config, after the preset
+        for knob in switches.knobs():
+            value = getattr(args, knob.name, None)
+            if value is None:
+                continue
+            if knob.apply is not None or (knob.off is not None and value == knob.off):
+                later.append((knob, value))
+            else:
+                overrides[knob.name] = value
+        config = _with_flag_names(make_config, args.method, args.space, args.scale, dataset=args.dataset,
+                                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr,
+                                  seed=args.seed, device=args.device, data_dir=args.data_dir, C=args.C,
+                                  layers=args.layers, cells_per_stage=args.cells_per_stage, **overrides)
+        changes: dict = {}
+        for knob, value in later:
+            if knob.apply is None:  # the off word: None replaces the preset's value
+                changes[knob.field] = None
+            else:
+                current = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+                changes.update(knob.apply({**current, **changes}, value))
         if changes:
             config = _with_flag_names(dataclasses.replace, config, **changes)
         run = Search(config, args.out, progress=not args.quiet, hooks=hooks, overwrite=args.overwrite)
@@ -354,11 +331,17 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
 
 
 _FLAGS = {"lr": "--lr", "arch_lr": "--arch-lr", "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
-          "C": "--C", "layers": "--layers", "cells_per_stage": "--cells-per-stage", "arch_init": "--arch-init",
-          "w01": "--w01", "aux_skip_beta0": "--beta0", "skip_noise_std": "--skip-noise-std", "skip_noise": "--skip-noise",
-          "t_sp": "--t-sp", "t_sm": "--t-sm", "p_low": "--p-low", "p_up": "--p-up", "p_warmup_epochs": "--p-warmup-epochs",
-          "derive_options": "--derive/--max-skip", "derive": "--derive", "op_weights": "--op-weights",
-          "update": "--update", "zero_one_loss": "--zero-one", "aux_skip": "--aux-skip"}
+          "C": "--C", "layers": "--layers", "cells_per_stage": "--cells-per-stage"}  # the general flags
+
+
+def _flag_of(field: str) -> str | None:
+    """The flag that sets config ``field``: a general one, else the generated flag of a switch's knob."""
+    from dartslib.methods import switches
+
+    if field in _FLAGS:
+        return _FLAGS[field]
+    flags = [k.flag_name for k in switches.knobs() if k.field == field]
+    return "/".join(flags) or None
 
 
 def _with_flag_names(build: Any, *args: Any, **kwargs: Any) -> Any:
@@ -367,9 +350,11 @@ def _with_flag_names(build: Any, *args: Any, **kwargs: Any) -> Any:
         return build(*args, **kwargs)
     except ValueError as exc:
         message = str(exc)
-        field = message.split(" ", 1)[0]
-        if field in _FLAGS:
-            message = f"{_FLAGS[field]}: {message}"
+        words = message.split(" ", 2)
+        field = words[1] if words[0] == "unknown" and len(words) > 1 else words[0]  # "unknown op_weights 'x'"
+        flag = _flag_of(field)
+        if flag is not None:
+            message = f"{flag}: {message}"
         raise ValueError(message) from None
 
 
@@ -452,7 +437,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
         seeds = [int(s) for s in _split(args.seeds, "seeds")]
     except ValueError:
         raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
-    fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    from dartslib.methods import switches
+
+    fields = {f.name for f in dataclasses.fields(SearchConfig)} | {k.name for k in switches.knobs() if k.into is None}
     overrides = {}
     for item in args.set:
         key, sep, text = item.partition("=")
@@ -489,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dartslib.engine.checkpoint import CheckpointError, WriteError
     from dartslib.data import DataFileError, DatasetNotFoundError
     from dartslib.engine.rundir import RunDirectoryBusy
-    from dartslib.engine.loop import SearchDiverged, SearchInterrupted
+    from dartslib.engine.run import RunDiverged, RunInterrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -497,12 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                "sweep": _run_sweep}
     try:
         return runners[args.command](args)
-    except SearchInterrupted as exc:
+    except RunInterrupted as exc:
         where = f"; resume with: python -m dartslib {args.command} --resume {exc.checkpoint.parent}" \
             if exc.checkpoint else ""
         print(f"interrupted{where}", file=sys.stderr)
         return 130
-    except (DatasetNotFoundError, DataFileError, CheckpointError, SearchDiverged, WriteError, RunDirectoryBusy) as exc:
+    except (DatasetNotFoundError, DataFileError, CheckpointError, RunDiverged, WriteError, RunDirectoryBusy) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except ValueError as exc:

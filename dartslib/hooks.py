@@ -1,13 +1,14 @@
-"""What a method plugs into the search loop: :class:`SearchHook` and the :class:`StepContext` it reads.
+"""What a method plugs into the search loop: :class:`SearchHook` and the :class:`StepContext` it reads; and how
+a method switch is declared: a :class:`Switch` of :class:`Knob` values (:data:`dartslib.methods.switches.SWITCHES`).
 
 A leaf module (it imports nothing of the loop), so the method modules (:mod:`dartslib.methods.zero_one`,
 :mod:`dartslib.methods.aux_skip`, :mod:`dartslib.methods.skip_noise`, :mod:`dartslib.methods.temperature`) and the recorders import it
-without importing :mod:`dartslib.search`, which imports them. ``dartslib.search`` re-exports both names.
+without importing the search loop :mod:`dartslib.engine.loop`, which imports them (and re-exports both names).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from dartslib.engine.loop import Search
     from dartslib.space.supernet import Supernet
 
-__all__ = ["SearchHook", "StepContext"]
+__all__ = ["SearchHook", "StepContext", "Knob", "Switch"]
 
 
 @dataclass
@@ -58,3 +59,203 @@ class SearchHook:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+# ------------------------------------------------------------------------------------------------ switches
+_FLOAT32_MAX = 3.4e38
+_SIGNS = ("positive", "non-negative")
+
+
+@dataclass(frozen=True, eq=False)  # choices may be a registry (a dict): compared and hashed by identity
+class Knob:
+    """One value of a method switch: the config field, what it may hold, and its command-line flag.
+
+    :class:`~dartslib.engine.config.SearchConfig` validates the field from it (:meth:`validate`) and
+    ``python -m dartslib search`` generates the flag from it (:meth:`parse` reads the flag's text), so the
+    allowed values are written once. The flag is ``--`` + ``name`` with underscores as dashes unless ``flag``
+    says otherwise; it defaults to None, "the preset's value".
+
+    Attributes:
+        name: the config field (a :class:`SearchConfig` field, else a key of ``config.method_options``: a new
+            switch needs no new field) and the flag's ``argparse`` dest.
+        help: the flag's help text.
+        type: ``str``, ``float``, ``int`` or ``bool`` (a bool is a flag without value that sets True).
+        choices: the allowed values, or a registry (a mapping: its keys, read when used, so a new entry is
+            allowed at once).
+        optional: None is allowed too (the switch is off, or a default computed elsewhere).
+        sign: numbers: ``"positive"`` or ``"non-negative"`` (floats must also be finite and fit float32).
+        off: a word the flag takes for None (``--zero-one none``): set after the preset, whose value it replaces.
+        flag: the flag, when it is not the field's name (``--beta0`` for ``aux_skip_beta0``).
+        metavar: the flag's metavar.
+        check: further check of a value, raising ValueError naming the field.
+        default: the value of a ``method_options`` knob that was not given.
+        into: the flag sets part of this other field (``--max-skip`` sets ``derive_options``) through ``apply``;
+            the knob is then no field of its own and the switch's check validates ``into``.
+        apply: ``apply(current, value) -> changes``: the flag is applied to the resolved config, after the
+            preset (``current``: field -> value), instead of being passed to ``make_config`` as an override.
+    """
+
+    name: str
+    help: str
+    type: type = str
+    choices: Sequence[Any] | Mapping[str, Any] | None = None
+    optional: bool = False
+    sign: str | None = None
+    off: str | None = None
+    flag: str | None = None
+    metavar: str | None = None
+    check: Callable[[Any], None] | None = None
+    default: Any = None
+    into: str | None = None
+    apply: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.sign is not None and self.sign not in _SIGNS:
+            raise ValueError(f"Knob {self.name}: sign must be one of {', '.join(_SIGNS)}, got {self.sign!r}")
+        if self.type not in (str, float, int, bool):
+            raise ValueError(f"Knob {self.name}: type must be str, float, int or bool, got {self.type!r}")
+
+    @property
+    def flag_name(self) -> str:
+        """The command-line flag, e.g. ``--aux-skip-kind``."""
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def field(self) -> str:
+        """The config field the flag sets (``into`` for a knob that sets part of another field)."""
+        return self.into or self.name
+
+    def allowed(self) -> tuple[Any, ...] | None:
+        """The allowed values (without None), or None when any value of the type passes."""
+        if self.choices is None:
+            return None
+        return tuple(self.choices.keys() if isinstance(self.choices, Mapping) else self.choices)
+
+    def cli_choices(self) -> list[Any] | None:
+        """The flag's ``argparse`` choices: the allowed values and the ``off`` word."""
+        allowed = self.allowed()
+        return None if allowed is None else [*allowed, *([self.off] if self.off else [])]
+
+    def refusal(self, value: Any, cli: bool = False) -> str:
+        """The one-line message refusing ``value`` (``cli``: None spelled as the flag's ``off`` word)."""
+        allowed = self.allowed()
+        if allowed is not None:
+            shown = [str(a) for a in allowed]
+            if self.optional and (self.off or not cli):
+                shown.insert(0, self.off if cli and self.off else "None")
+            return f"unknown {self.name} {value!r}; choose from: {', '.join(shown)}"
+        what = {bool: "True or False", str: "text", int: "integer", float: "number"}[self.type]
+        if self.type in (int, float) and self.sign:
+            what = f"{self.sign} {what}"
+        if self.type is float:
+            what = f"finite {what} (float32: at most 3.4e38)"
+        article = "" if self.type in (bool, str) else ("an " if what[0] in "aeiou" else "a ")
+        none = (f" or {self.off!r}" if self.off else "") if cli else " or None"
+        return f"{self.name} must be {article}{what}{none if self.optional else ''}, got {value!r}"
+
+    def validate_value(self, value: Any) -> None:
+        """Raise ValueError (:meth:`refusal`, or ``check``'s message) unless ``value`` is allowed."""
+        if value is None:
+            if not self.optional:
+                raise ValueError(self.refusal(value))
+            return
+        allowed = self.allowed()
+        if allowed is not None:
+            if value not in allowed:
+                raise ValueError(self.refusal(value))
+        elif self.type is bool:
+            if not isinstance(value, bool):
+                raise ValueError(self.refusal(value))
+        elif self.type in (int, float):
+            number = isinstance(value, int) if self.type is int else isinstance(value, (int, float))
+            if isinstance(value, bool) or not number or not abs(value) <= _FLOAT32_MAX:
+                raise ValueError(self.refusal(value))
+            if (self.sign == "positive" and not value > 0) or (self.sign == "non-negative" and not value >= 0):
+                raise ValueError(self.refusal(value))
+        elif not isinstance(value, str) and self.check is None:  # a check may take other types (arch_init=0)
+            raise ValueError(self.refusal(value))
+        if self.check is not None:
+            self.check(value)
+
+    def get(self, config: Any) -> Any:
+        """The knob's value in ``config`` (a field, else ``config.method_options``, else ``default``)."""
+        if hasattr(config, self.name):
+            return getattr(config, self.name)
+        return getattr(config, "method_options", {}).get(self.name, self.default)
+
+    def validate(self, config: Any) -> None:
+        """Validate the knob's value in ``config`` (nothing for an ``into`` knob, whose switch checks that field,
+        or for a ``method_options`` knob that was not given)."""
+        if self.into is not None:
+            return
+        if not hasattr(config, self.name) and self.name not in getattr(config, "method_options", {}):
+            return  # a method_options knob not given: its default
+        self.validate_value(self.get(config))
+
+    def parse(self, text: str) -> Any:
+        """The value of the flag's text (the ``off`` word stays as it is); ValueError with :meth:`refusal`."""
+        if self.off is not None and text == self.off:
+            return text
+        if self.type is int:
+            try:
+                value: Any = int(text)
+            except ValueError:
+                raise ValueError(self.refusal(text, cli=True)) from None
+        elif self.type is float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(self.refusal(text, cli=True)) from None
+        else:
+            value = text
+        allowed = self.allowed()
+        if allowed is not None and value not in allowed:
+            raise ValueError(self.refusal(value, cli=True))
+        try:
+            self.validate_value(value)
+        except ValueError as exc:  # the same message, with None spelled as the flag takes it
+            raise ValueError(str(exc).replace(self.refusal(value), self.refusal(value, cli=True))) from None
+        return value
+
+
+@dataclass(frozen=True, eq=False)
+class Switch:
+    """A method switch, defined once, next to its mechanism: its config values (:class:`Knob`), the checks of
+    their combinations, what it changes in the supernet and the hooks it adds to the search.
+
+    Registered in :data:`dartslib.methods.switches.SWITCHES`, which :class:`~dartslib.engine.config.SearchConfig`
+    (validation), :func:`dartslib.methods.presets.prepare_supernet`, :func:`dartslib.methods.presets.build_hooks`
+    and the command line (one flag per knob) iterate.
+
+    Attributes:
+        name: the switch's name in the registry.
+        knobs: its config values.
+        summary: one line: what it switches (the mechanism and its paper).
+        check: ``check(config)``: combinations that make no sense (ValueError naming the field), after every
+            knob passed.
+        prepare: ``prepare(supernet, config)``: changes to the supernet before the optimizers are built.
+        hooks: ``hooks(config) -> list of SearchHook``: what the search loop calls (empty when the switch is off).
+    """
+
+    name: str
+    knobs: tuple[Knob, ...]
+    summary: str = ""
+    check: Callable[[Any], None] | None = None
+    prepare: Callable[[Any, Any], None] | None = None
+    hooks: Callable[[Any], list[SearchHook]] | None = None
+
+    def validate(self, config: Any) -> None:
+        """Raise ValueError naming the first bad field of this switch in ``config``."""
+        for knob in self.knobs:
+            knob.validate(config)
+        if self.check is not None:
+            self.check(config)
+
+    def prepare_supernet(self, model: Any, config: Any) -> None:
+        """Apply ``prepare`` (if any) to ``model``."""
+        if self.prepare is not None:
+            self.prepare(model, config)
+
+    def build_hooks(self, config: Any) -> list[SearchHook]:
+        """The hooks this switch adds for ``config``, in the order they act."""
+        return list(self.hooks(config)) if self.hooks is not None else []

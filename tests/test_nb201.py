@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 import random
 
 import pytest
@@ -69,12 +70,12 @@ def test_format_rejects_bad_op_lists():
 
 @pytest.mark.parametrize("size", [32, 16])
 def test_forward_shape(size):
-    model = build_nb201_network(EXAMPLE, C=4, N=1, num_classes=5)
+    model = build_nb201_network(EXAMPLE, C=4, cells_per_stage=1, num_classes=5)
     x = torch.randn(2, 3, size, size)
     assert model.train()(x).shape == (2, 5)
     with torch.no_grad():
         assert model.eval()(x).shape == (2, 5)
-    assert build_nb201_network(parse_nb201_arch(EXAMPLE), C=4, N=1).arch == EXAMPLE
+    assert build_nb201_network(parse_nb201_arch(EXAMPLE), C=4, cells_per_stage=1).arch == EXAMPLE
 
 
 def test_parameter_counts():
@@ -99,3 +100,26 @@ def test_cell_semantics():
     pool_only = NB201Cell(["none", "none", "none", "avg_pool_3x3", "none", "none"], 3)
     ones = torch.ones(1, 3, 5, 5)
     assert torch.equal(pool_only(ones), ones)  # the pool does not count padding
+
+
+def test_depth_is_cells_per_stage_and_n_is_deprecated():
+    from dartslib.arch.nb201 import NB201Arch, NB201Network
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new name warns about nothing
+        new = build_nb201_network(EXAMPLE, C=4, cells_per_stage=2)
+        positional = build_nb201_network(EXAMPLE, 4, 2)
+        from_arch = NB201Network(NB201Arch(parse_nb201_arch(EXAMPLE)), C=4, cells_per_stage=2)
+    assert new.cells_per_stage == 2 and sum(isinstance(m, NB201Cell) for m in new.modules()) == 6
+    assert count_parameters(positional) == count_parameters(from_arch) == count_parameters(new)
+    for build in (build_nb201_network, NB201Network):
+        with pytest.warns(FutureWarning, match=r"N=\.\.\.\) is deprecated; use cells_per_stage="):
+            old = build(EXAMPLE, C=4, N=2)
+        assert old.cells_per_stage == 2 and count_parameters(old) == count_parameters(new)
+        with pytest.raises(ValueError, match="both cells_per_stage=3 and N=2"):
+            build(EXAMPLE, C=4, cells_per_stage=3, N=2)
+    with pytest.warns(FutureWarning) as caught:
+        build_nb201_network(EXAMPLE, C=4, N=1)
+    assert len(caught) == 1 and caught[0].filename == __file__  # one warning, pointing at the caller
+    with pytest.raises(ValueError, match="cells_per_stage >= 0"):
+        build_nb201_network(EXAMPLE, cells_per_stage=-1)

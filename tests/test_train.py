@@ -53,7 +53,7 @@ def test_resumed_training_is_bit_identical(tmp_path):
     half.config.epochs = 2
     half.run_epoch()  # one epoch by hand, then save as run() would
     half.scheduler.step()
-    half.epoch = 1
+    half.epoch, half.step = 1, 0
     half.history.append({"epoch": 1})
     half.save()
     resumed = Training.resume(tmp_path / "half", progress=False)

@@ -35,11 +35,52 @@ from dartslib.space.ops import OPS
 
 __all__ = [
     "Genotype", "parse_genotype", "format_genotype", "validate_genotype", "normalize_genotype",
-    "same_genotype", "genotype_edges", "published_genotype", "published_names", "published_metadata",
+    "same_genotype", "genotype_edges", "as_genotype", "published_genotype", "published_names", "published_metadata",
     "PUBLISHED", "MAX_GENOTYPE_CHARS",
 ]
 
-Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
+_GenotypeFields = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
+
+
+class Genotype(_GenotypeFields):
+    """The DARTS kind of :data:`dartslib.arch.architecture.Architecture`: a normal and a reduction cell.
+
+    Still the namedtuple it always was (same fields, tuple equality, iteration, ``_replace``, pickling);
+    it adds what every architecture has: :attr:`cells`, :meth:`edges`, :meth:`empty_cells`, and a
+    ``str()`` that is the canonical text (:func:`format_genotype`), so
+    ``parse_genotype(str(g)) == g`` for every valid ``g`` built from lists.
+    """
+
+    __slots__ = ()
+    topology = "darts"
+    """The search-space topology this architecture belongs to (:attr:`dartslib.space.spaces.SearchSpace.topology`)."""
+    cells = ("normal", "reduce")
+    """The names :meth:`edges` accepts."""
+
+    def edges(self, cell: str) -> list[tuple[str, int, int]]:
+        """The edges of ``cell`` (``"normal"`` or ``"reduce"``) as ``(op, to_node, from_node)`` triples.
+
+        DARTS pairs become triples with ``to_node = 2 + k // 2`` for the ``k``-th pair (Liu et al., 2019).
+        An empty cell gives ``[]``. Raises ValueError for another cell name or an invalid genotype.
+        """
+        if cell not in _CELL_FIELDS:
+            raise ValueError(f"unknown cell {cell!r}; choose from: {', '.join(_CELL_FIELDS)}")
+        _validate(self)
+        edges = getattr(self, cell)
+        if edges and len(edges[0]) == 2:
+            return [(str(op), 2 + k // 2, int(src)) for k, (op, src) in enumerate(edges)]
+        return [(str(op), int(to), int(src)) for op, to, src in edges]
+
+    def empty_cells(self) -> tuple[str, ...]:
+        """The cells with no edge at all (FairDARTS' threshold rule may keep none)."""
+        return tuple(cell for cell in _CELL_FIELDS if not getattr(self, cell))
+
+    def __str__(self) -> str:
+        try:
+            return _format_fields(self)
+        except (TypeError, ValueError):  # not formattable (e.g. a node that is no integer): the tuple's repr
+            return repr(self)
+
 
 GenotypeLike = Union[Genotype, str]
 
@@ -389,13 +430,24 @@ def parse_genotype(text: GenotypeLike) -> Genotype:
         return validate_genotype(text)  # type: ignore[arg-type]
     if not isinstance(text, str):
         raise ValueError(f"expected genotype text, a published name or a Genotype, got {type(text).__name__}")
+    return _parse_text(text)[0]
+
+
+_Where = Callable[[str, Union[int, None]], str]
+"""``where(field, k)``: " (at position N)" for edge ``k`` of ``field`` (``k=None``: the field), or ""."""
+
+
+def _parse_text(text: str) -> tuple[Genotype, _Where]:
+    """Parse and validate genotype text or a published name; also return the text positions of its fields
+    (for later errors about the parsed genotype, e.g. :func:`dartslib.arch.architecture.parse_architecture`'s
+    empty cells)."""
     if len(text) > MAX_GENOTYPE_CHARS:
         raise ValueError(f"genotype text has {len(text)} characters; the limit is {MAX_GENOTYPE_CHARS}")
     stripped = text.strip()
     if not stripped:
         raise ValueError("empty genotype text")
     if stripped.isidentifier() and stripped != "Genotype":
-        return published_genotype(stripped)
+        return published_genotype(stripped), _no_position
     parser = _Parser(text)
     genotype = parser.parse()
 
@@ -404,7 +456,7 @@ def parse_genotype(text: GenotypeLike) -> Genotype:
         return "" if pos is None else f" (at position {pos})"
 
     _validate(genotype, where)
-    return genotype
+    return genotype, where
 
 
 def _format_concat(concat: list[int] | range | tuple[int, ...]) -> str:
@@ -425,6 +477,11 @@ def format_genotype(genotype: Genotype, multiline: bool = False) -> str:
     concat as ``range(a, b)``. ``multiline=True`` puts each field on its own line (still parseable).
     """
     validate_genotype(genotype)
+    return _format_fields(genotype, multiline)
+
+
+def _format_fields(genotype: Genotype, multiline: bool = False) -> str:
+    """:func:`format_genotype` without the validation."""
     parts = []
     for field in _FIELDS:
         value = getattr(genotype, field)
@@ -458,10 +515,13 @@ def genotype_edges(genotype: GenotypeLike, cell: str) -> list[tuple[str, int, in
     """
     if cell not in _CELL_FIELDS:
         raise ValueError(f"unknown cell {cell!r}; choose from: {', '.join(_CELL_FIELDS)}")
-    edges = getattr(parse_genotype(genotype), cell)
-    if edges and len(edges[0]) == 2:
-        return [(str(op), 2 + k // 2, int(src)) for k, (op, src) in enumerate(edges)]
-    return [(str(op), int(to), int(src)) for op, to, src in edges]
+    return as_genotype(parse_genotype(genotype)).edges(cell)
+
+
+def as_genotype(genotype: tuple) -> Genotype:
+    """``genotype`` as a :class:`Genotype` (a namedtuple with the same fields, e.g. a DARTS repository's
+    own, is copied into one; not validated)."""
+    return genotype if isinstance(genotype, Genotype) else Genotype._make(genotype)
 
 
 # -------------------------------------------------------------------------------- published genotypes

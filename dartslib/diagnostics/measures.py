@@ -31,7 +31,6 @@ Measurements never change the model: :func:`preserved_state` restores the traini
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
@@ -41,8 +40,8 @@ import torch
 from torch import nn
 
 from dartslib.diagnostics.entropy import edge_entropies
-from dartslib.arch.genotype import Genotype, genotype_edges, parse_genotype
-from dartslib.arch.nb201 import is_nb201_arch, parse_nb201_arch
+from dartslib.arch.architecture import ArchitectureLike, parse_architecture
+from dartslib.arch.genotype import Genotype
 from dartslib.space.ops import PARAMETER_FREE_OPS
 from dartslib.space.spaces import NB201_EDGES, SearchSpace, get_space
 
@@ -159,24 +158,18 @@ def boundary_epoch(values: Sequence[float], epochs: Sequence[int] | None = None,
 
 # ------------------------------------------------------------------------------------ genotype quantities
 
-_EMPTY_CELLS = re.compile(r"\s*Genotype\(\s*normal\s*=\s*\[\s*\].*reduce\s*=\s*\[\s*\].*\)\s*", re.S)
+def cell_edges(genotype: ArchitectureLike, cell: str) -> list[tuple[str, int, int]]:
+    """``(op, to, from)`` of one cell, as :meth:`Genotype.edges <dartslib.arch.genotype.Genotype.edges>`
+    (``"normal"``/``"reduce"``) or :meth:`NB201Arch.edges <dartslib.arch.architecture.NB201Arch.edges>`
+    (``"cell"``: all 6 edges, ``none`` included). Cells with no edge (the threshold rule keeps nothing
+    early in a FairDARTS search) are allowed and give ``[]``."""
+    return parse_architecture(genotype, allow_empty=True).edges(cell)
 
 
-def cell_edges(genotype: Genotype | str, cell: str) -> list[tuple[str, int, int]]:
-    """``(op, to, from)`` of a DARTS cell, like :func:`dartslib.arch.genotype.genotype_edges`, except that a
-    genotype with no edge at all (the threshold rule keeps nothing early in a FairDARTS search) is allowed."""
-    if isinstance(genotype, str) and _EMPTY_CELLS.fullmatch(genotype):
-        return []
-    if isinstance(genotype, tuple) and not genotype.normal and not genotype.reduce:
-        return []
-    return genotype_edges(parse_genotype(genotype), cell)
-
-
-def _cells_of(genotype: Genotype | str) -> dict[str, list[str]]:
+def _cells_of(genotype: ArchitectureLike) -> dict[str, list[str]]:
     """``{cell: [op per kept edge]}``; an NB201 string gives ``{"cell": [6 ops]}`` (``none`` included)."""
-    if is_nb201_arch(genotype):
-        return {"cell": list(parse_nb201_arch(genotype))}
-    return {cell: [op for op, _, _ in cell_edges(genotype, cell)] for cell in ("normal", "reduce")}
+    arch = parse_architecture(genotype, allow_empty=True)
+    return {cell: [op for op, _, _ in arch.edges(cell)] for cell in arch.cells}
 
 
 def genotype_op_counts(genotype: Genotype | str) -> dict[str, dict[str, int]]:
@@ -224,15 +217,13 @@ def one_hot_op_weights(genotype: Genotype | str, space: str | SearchSpace,
                         dtype=ref.dtype if ref is not None else torch.float32,
                         device=ref.device if ref is not None else None)
         weights[cell_type] = w
-    if space.topology == "nb201":
-        if not is_nb201_arch(genotype):
-            raise ValueError("an NB201 space needs an NB201 architecture string")
-        for e, op in enumerate(parse_nb201_arch(genotype)):
-            weights["cell"][e, _column(space, "cell", e, op)] = 1.0
-        return weights
+    arch = parse_architecture(genotype, allow_empty=True)
+    if arch.topology != space.topology:
+        raise ValueError("an NB201 space needs an NB201 architecture string" if space.topology == "nb201" else
+                         f"space {space.name!r} needs a DARTS genotype, not an NB201 architecture string")
     index = {edge: e for e, edge in enumerate(space.edges)}
     for cell_type in space.cell_types:
-        for op, to, src in cell_edges(genotype, cell_type):
+        for op, to, src in arch.edges(cell_type):
             if (to, src) not in index:
                 raise ValueError(f"{cell_type} edge {to}<-{src} is not an edge of space {space.name!r}")
             e = index[(to, src)]

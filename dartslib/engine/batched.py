@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -52,6 +50,7 @@ from dartslib.space.ops import (AvgPool3x3, DilConv, FactorizedReduce, Identity,
                   SepConv, Zero)
 from dartslib.engine.loop import (Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext,
                      run_as_child)
+from dartslib.engine.run import stop_on_signals
 from dartslib.space.supernet import DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
 
 __all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES"]
@@ -679,53 +678,45 @@ class BatchedSearch:
 
             bar = tqdm(total=cfg.epochs * self.steps_per_epoch, initial=self.epoch * self.steps_per_epoch + self.step,
                        desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step", leave=False)
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum: int, frame: Any) -> None:
-                self.request_stop()
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-
-            previous = signal.signal(signal.SIGINT, handler)
         locks = []  # each seed's run owns its directory, as a single-seed search does (dartslib.engine.rundir)
-        try:
-            for search in self.searches:
-                locks.append(search._take_directory())
-            while self.epoch < cfg.epochs:
-                started = time.perf_counter()
-                stats = self.run_epoch(bar)
-                bad = [search.config.seed for search, st in zip(self.searches, stats)
-                       if not math.isfinite(st["train_loss"])]
-                if bad:
-                    raise SearchDiverged(f"training loss became non-finite in epoch {self.epoch + 1} for seed(s) "
-                                         f"{', '.join(map(str, bad))}; the last good checkpoints are kept. "
-                                         f"Try a smaller --lr or --arch-lr.")
-                self.scheduler.step()
-                self.epoch, self.step = self.epoch + 1, 0
-                evaluation = self.evaluate()
-                seconds = (time.perf_counter() - started) / self.S
+        with stop_on_signals(self.request_stop):  # Ctrl-C / SIGTERM: stop after the step, every seed saved
+            try:
+                for search in self.searches:
+                    locks.append(search._take_directory())
+                while self.epoch < cfg.epochs:
+                    started = time.perf_counter()
+                    stats = self.run_epoch(bar)
+                    bad = [search.config.seed for search, st in zip(self.searches, stats)
+                           if not math.isfinite(st["train_loss"])]
+                    if bad:
+                        raise SearchDiverged(f"training loss became non-finite in epoch {self.epoch + 1} for seed(s) "
+                                             f"{', '.join(map(str, bad))}; the last good checkpoints are kept. "
+                                             f"Try a smaller --lr or --arch-lr.")
+                    self.scheduler.step()
+                    self.epoch, self.step = self.epoch + 1, 0
+                    evaluation = self.evaluate()
+                    seconds = (time.perf_counter() - started) / self.S
+                    self.unpack()
+                    for search, st, ev in zip(self.searches, stats, evaluation):
+                        search.history.append(search._epoch_record(st, seconds, evaluation=ev))
+                        search.save()
+                    if self._stop_requested and self.epoch < cfg.epochs:
+                        raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
+                                                if self.searches[0].out_dir else None)
                 self.unpack()
-                for search, st, ev in zip(self.searches, stats, evaluation):
-                    search.history.append(search._epoch_record(st, seconds, evaluation=ev))
-                    search.save()
-                if self._stop_requested and self.epoch < cfg.epochs:
-                    raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
-                                            if self.searches[0].out_dir else None)
-            self.unpack()
-            results = []
-            for search in self.searches:
-                result = search.result()
-                if search.out_dir is not None:
-                    write_json_atomic(search.out_dir / "result.json", result.to_json())
-                results.append(result)
-            return results
-        finally:
-            for lock in locks:
-                if lock is not None:
-                    lock.release()
-            if bar is not None:
-                bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+                results = []
+                for search in self.searches:
+                    result = search.result()
+                    if search.out_dir is not None:
+                        write_json_atomic(search.out_dir / "result.json", result.to_json())
+                    results.append(result)
+                return results
+            finally:
+                for lock in locks:
+                    if lock is not None:
+                        lock.release()
+                if bar is not None:
+                    bar.close()
 
 
 def batched_search(configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,

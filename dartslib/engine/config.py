@@ -24,25 +24,23 @@ Protocols: the search setting a method's own values are laid over.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dartslib.arch.derive import DERIVATION_RULES
-from dartslib.space.op_weights import OP_WEIGHT_FORMS
+from dartslib.methods import switches as _switches
+from dartslib.methods.aux_skip import BETA_SCHEDULES
+from dartslib.methods.switches import PROTOCOLS, UPDATE_SCHEMES
+from dartslib.methods.zero_one import ZERO_ONE_KINDS
 from dartslib.space.spaces import get_space
 
 __all__ = ["SearchConfig", "SCALES", "PROTOCOLS", "UPDATE_SCHEMES", "ZERO_ONE_LOSSES", "AUX_SKIP_SCHEDULES",
            "scale_overrides", "protocol_overrides", "make_config"]
 
 SCALES = ("toy", "small", "paper")
-UPDATE_SCHEMES = ("bilevel-1st", "bilevel-2nd", "single-level", "same-subset")
-ZERO_ONE_LOSSES = (None, "l01", "l01-abs")
-AUX_SKIP_SCHEDULES = (None, "linear", "cosine", "step", "constant")
-PROTOCOLS = ("darts", "nb201")
+ZERO_ONE_LOSSES = (None, *ZERO_ONE_KINDS)  # the values of zero_one_loss, None: off (dartslib.methods.zero_one)
+AUX_SKIP_SCHEDULES = (None, *BETA_SCHEDULES)  # the values of aux_skip, None: off (dartslib.methods.aux_skip)
 LR_SCHEDULES = ("cosine", "cosine-step", "constant")
 STEP_ORDERS = ("arch-first", "weights-first")
-_DERIVE_OPTIONS = {"darts": ("max_skip", "decimals", "edge_ties"), "threshold": ("threshold", "max_edges"), "nb201": ()}
 
 
 @dataclass
@@ -70,9 +68,9 @@ class SearchConfig:
                                     # picks the data split (nb201 on CIFAR-100: alphas on half the test set)
     step_order: str = "arch-first"  # DARTS; "weights-first": NAS-Bench-201's DARTS-V1.py (bi-level updates)
     update: str = "bilevel-1st"     # see UPDATE_SCHEMES
-    op_weights: str = "softmax"     # "softmax", "sigmoid" (FairDARTS) or "sparse-smooth" (SP-DARTS)
+    op_weights: str = "softmax"     # a name of OP_WEIGHT_FORMS: "softmax", "sigmoid" (FairDARTS), "sparse-smooth" ...
     arch_init: str = "randn"        # "randn" (1e-3 * N(0, 1)) or a constant, e.g. "0"
-    # --- the methods' switches (dartslib.methods.presets); each one is read by one hook or one op-weight form ---
+    # --- the methods' switches: their values are validated by the switches of dartslib.methods.switches.SWITCHES ---
     zero_one_loss: str | None = None  # None, "l01" (Chu et al., 2020, Eq. 7) or "l01-abs" (Eq. 9, the control)
     w01: float = 10.0               # weight of the zero-one loss (Chu et al., 2020, Eq. 8)
     aux_skip: str | None = None     # DARTS-: None or the beta schedule, see AUX_SKIP_SCHEDULES
@@ -90,7 +88,7 @@ class SearchConfig:
     t_warmup: float | None = None   # temperature of the warm-up epochs; None: t_sm (Eq. 20), the code: 10
     derive: str | None = None       # None: "nb201" on NB201, else "darts"
     derive_options: dict[str, Any] = field(default_factory=dict)
-    method_options: dict[str, Any] = field(default_factory=dict)
+    method_options: dict[str, Any] = field(default_factory=dict)  # knobs of registered switches that are no field
     C: int = 16
     layers: int = 8                 # DARTS-topology supernets
     cells_per_stage: int = 5        # NB201 supernet
@@ -109,15 +107,8 @@ class SearchConfig:
         get_space(self.space)
         if self.scale not in SCALES:
             raise ValueError(f"unknown scale {self.scale!r}; choose from: {', '.join(SCALES)}")
-        if self.update not in UPDATE_SCHEMES:
-            raise ValueError(f"unknown update scheme {self.update!r}; choose from: {', '.join(UPDATE_SCHEMES)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr schedule {self.lr_schedule!r}; choose from: {', '.join(LR_SCHEDULES)}")
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; choose from: {', '.join(PROTOCOLS)}")
-        if self.protocol == "nb201" and get_space(self.space).topology != "nb201":
-            raise ValueError(f"protocol 'nb201' is NAS-Bench-201's search setting; space {self.space!r} is not "
-                             f"an NAS-Bench-201 space")
         if self.step_order not in STEP_ORDERS:
             raise ValueError(f"unknown step_order {self.step_order!r}; choose from: {', '.join(STEP_ORDERS)}")
         for name in ("epochs", "batch_size", "C", "layers", "cells_per_stage"):
@@ -141,70 +132,17 @@ class SearchConfig:
         self._validate_method_switches()
 
     def _validate_method_switches(self) -> None:
-        """The switches of :mod:`dartslib.methods.presets`: values in range, combinations that make sense."""
-        space = get_space(self.space)
-        if self.op_weights not in OP_WEIGHT_FORMS:
-            raise ValueError(f"unknown op_weights {self.op_weights!r}; choose from: {', '.join(OP_WEIGHT_FORMS)}")
-        if self.arch_init != "randn":
-            try:
-                finite = math.isfinite(float(self.arch_init))
-            except (TypeError, ValueError, OverflowError):
-                finite = False
-            if not finite:
-                raise ValueError(f"arch_init must be 'randn' or a finite number, got {self.arch_init!r}")
-        if self.zero_one_loss not in ZERO_ONE_LOSSES:
-            raise ValueError(f"unknown zero_one_loss {self.zero_one_loss!r}; choose from: None, "
-                             f"{', '.join(z for z in ZERO_ONE_LOSSES if z)}")
-        if not self.w01 >= 0:
-            raise ValueError(f"w01 must be non-negative, got {self.w01}")
-        if self.aux_skip not in AUX_SKIP_SCHEDULES:
-            raise ValueError(f"unknown aux_skip schedule {self.aux_skip!r}; choose from: None, "
-                             f"{', '.join(a for a in AUX_SKIP_SCHEDULES if a)}")
-        if not self.aux_skip_beta0 >= 0:
-            raise ValueError(f"aux_skip_beta0 must be non-negative, got {self.aux_skip_beta0}")
-        if self.aux_skip_kind not in ("identity", "conv1x1"):
-            raise ValueError(f"unknown aux_skip_kind {self.aux_skip_kind!r}; choose from: identity, conv1x1")
-        if self.aux_skip_decay_epochs is not None and (not isinstance(self.aux_skip_decay_epochs, int)
-                                                       or self.aux_skip_decay_epochs < 1):
-            raise ValueError(f"aux_skip_decay_epochs must be a positive integer or None, "
-                             f"got {self.aux_skip_decay_epochs!r}")
-        if not self.skip_noise_std >= 0:
-            raise ValueError(f"skip_noise_std must be non-negative, got {self.skip_noise_std}")
-        if self.skip_noise and not any("skip_connect" in space.op_names(ct) for ct in space.cell_types):
-            raise ValueError(f"skip_noise adds noise to skip_connect, but space {self.space!r} has no skip_connect")
-        if not self.t_sp > 0:
-            raise ValueError(f"t_sp must be positive, got {self.t_sp}")
-        if self.t_sm is not None and not self.t_sm >= self.t_sp:
-            raise ValueError(f"t_sm must be at least t_sp ({self.t_sp}), got {self.t_sm}")
-        if not 0.0 <= self.p_low <= self.p_up <= 1.0:
-            raise ValueError(f"p_low and p_up must satisfy 0 <= p_low <= p_up <= 1, got {self.p_low}, {self.p_up}")
-        if not isinstance(self.p_warmup_epochs, int) or self.p_warmup_epochs < 0:
-            raise ValueError(f"p_warmup_epochs must be a non-negative integer, got {self.p_warmup_epochs!r}")
-        if self.t_warmup is not None and not self.t_warmup > 0:
-            raise ValueError(f"t_warmup must be positive or None, got {self.t_warmup}")
-        if self.skip_noise_decay_epochs is not None and (not isinstance(self.skip_noise_decay_epochs, int)
-                                                         or self.skip_noise_decay_epochs < 1):
-            raise ValueError(f"skip_noise_decay_epochs must be a positive integer or None, "
-                             f"got {self.skip_noise_decay_epochs!r}")
-        rule = self.derive or ("nb201" if space.topology == "nb201" else "darts")
-        if rule not in DERIVATION_RULES:
-            raise ValueError(f"unknown derive rule {rule!r}; choose from: {', '.join(DERIVATION_RULES)}")
-        if (rule == "nb201") != (space.topology == "nb201"):
-            raise ValueError(f"derive rule {rule!r} does not fit space {self.space!r} ({space.topology} topology)")
-        unknown = sorted(set(self.derive_options) - set(_DERIVE_OPTIONS[rule]))
+        """Every switch of :data:`dartslib.methods.switches.SWITCHES`: its values in range (from its knobs),
+        then the combinations its check refuses; ``method_options`` may hold only the knobs that are no field."""
+        for switch in _switches.SWITCHES.values():
+            switch.validate(self)
+        options = _option_knobs()
+        if not isinstance(self.method_options, dict):
+            raise ValueError(f"method_options must be a dict, got {self.method_options!r}")
+        unknown = sorted(set(self.method_options) - set(options))
         if unknown:
-            allowed = ", ".join(_DERIVE_OPTIONS[rule]) or "none"
-            raise ValueError(f"derive_options {', '.join(unknown)} do not apply to the {rule!r} rule "
-                             f"(it takes: {allowed})")
-        max_skip = self.derive_options.get("max_skip")
-        if max_skip is not None and (not isinstance(max_skip, int) or max_skip < 0):
-            raise ValueError(f"derive_options max_skip must be a non-negative integer, got {max_skip!r}")
-        decimals = self.derive_options.get("decimals")
-        if decimals is not None and (not isinstance(decimals, int) or decimals < 0):
-            raise ValueError(f"derive_options decimals must be a non-negative integer, got {decimals!r}")
-        if self.derive_options.get("edge_ties", "earlier") not in ("earlier", "later"):
-            raise ValueError(f"derive_options edge_ties must be 'earlier' or 'later', "
-                             f"got {self.derive_options['edge_ties']!r}")
+            raise ValueError(f"method_options {', '.join(map(repr, unknown))}: not a knob of a registered switch "
+                             f"(the switches' options: {', '.join(options) or 'none'})")
 
     @property
     def smooth_temperature(self) -> float:
@@ -226,6 +164,12 @@ class SearchConfig:
         if "arch_betas" in d:
             d["arch_betas"] = tuple(d["arch_betas"])
         return cls(**d)
+
+
+def _option_knobs() -> list[str]:
+    """The knobs of the registered switches that are no :class:`SearchConfig` field: ``method_options`` keys."""
+    fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    return [k.name for k in _switches.knobs() if k.into is None and k.name not in fields]
 
 
 def scale_overrides(scale: str, space: str) -> dict[str, Any]:
@@ -262,7 +206,8 @@ def make_config(method: str = "darts", space: str = "darts", scale: str = "paper
 
     ``None`` values in ``overrides`` are ignored (so unset CLI flags fall through). The preset sees the data
     set the scale or the overrides choose (SP-DARTS tunes t_sp per data set), and may replace the space
-    (``darts-noskip`` searches ``SPACE-noskip``).
+    (``darts-noskip`` searches ``SPACE-noskip``). A knob of a registered switch that is no config field
+    (:data:`dartslib.methods.switches.SWITCHES`) goes into ``method_options``.
     """
     from dartslib.methods.presets import preset_overrides  # methods import config; keep the cycle out of import time
 
@@ -274,5 +219,8 @@ def make_config(method: str = "darts", space: str = "darts", scale: str = "paper
     values.update(protocol_overrides(user.get("protocol", SearchConfig.protocol)))
     values.update(preset_overrides(method, space, dataset))
     values.update(scaled)
+    options = {k: user.pop(k) for k in _option_knobs() if k in user}
     values.update(user)
+    if options:
+        values["method_options"] = {**values.get("method_options", {}), **options}
     return SearchConfig.from_dict(values)

@@ -9,10 +9,6 @@ gradients averaged over the ranks (:mod:`dartslib.engine.distributed`, three lin
 """
 from __future__ import annotations
 
-import json
-import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +17,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
-                         write_json_atomic, write_text_atomic)
+from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
 from dartslib.engine.distributed import GradientSync, current as current_group
 from dartslib.hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.engine.loop.SearchHook)
 from dartslib.methods.presets import build_hooks, prepare_supernet
-from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
+from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
 from dartslib.space.supernet import Supernet, build_supernet
 
@@ -37,17 +32,14 @@ __all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverge
            "search", "evaluate", "resolve_device", "run_as_child"]
 
 
-class SearchDiverged(RuntimeError):
-    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+class SearchDiverged(RunDiverged):
+    """A search's training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or :meth:`Search.request_stop`) stopped the search after a complete step, state saved."""
+class SearchInterrupted(RunInterrupted):
+    """Ctrl-C, SIGTERM (or :meth:`Search.request_stop`) stopped the search after a complete step, state saved."""
 
-    def __init__(self, checkpoint: Path | None) -> None:
-        super().__init__(f"search interrupted; state saved to {checkpoint}" if checkpoint
-                         else "search interrupted (no output directory, nothing saved)")
-        self.checkpoint = checkpoint
+    noun = "search"
 
 
 def run_as_child(work: Any) -> int:
@@ -59,7 +51,7 @@ def run_as_child(work: Any) -> int:
 
     try:
         lines = work()
-    except SearchInterrupted as exc:
+    except RunInterrupted as exc:
         print(f"interrupted: {exc}", flush=True)
         return 130
     except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
@@ -133,27 +125,25 @@ class SearchResult:
                 "metrics": self.metrics}
 
 
-class Search:
+class Search(Run):
     """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue.
 
     ``out_dir`` is owned by one run (:mod:`dartslib.engine.rundir`): a directory that already holds a run is
     refused unless ``overwrite=True`` (its run files are deleted when :meth:`run` starts), and
     :meth:`run` holds ``out_dir/.lock`` throughout, so a second process on the same directory stops.
+    Stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s.
     """
+
+    kind, noun, config_class, lr_flags = "search", "search", SearchConfig, "--lr or --arch-lr"
+    state_keys = ("config", "epoch", "step", "partial", "model", "weight_optimizer", "arch_optimizer",
+                  "scheduler", "arch_stream", "rng", "history", "hooks")
+    Diverged, Interrupted = SearchDiverged, SearchInterrupted
 
     def __init__(self, config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,
                  hooks: list[SearchHook] | None = None, overwrite: bool = False, *, _resuming: bool = False) -> None:
-        self.config = config
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.overwrite = overwrite
-        self._resumed = _resuming
-        self._owns_dir = False  # set once run() has checked (and, with overwrite, cleared) the directory
-        if self.out_dir is not None and not _resuming:
-            check_new_run_dir(self.out_dir, overwrite)  # before loading data: fail in seconds, not minutes
-        self.progress = progress
-        self.dist = current_group()  # one process unless torch.distributed is initialised (torchrun)
+        # the process group: one process unless torch.distributed is initialised (torchrun)
+        super().__init__(config, out_dir, progress, overwrite, _resuming, current_group())
         self.device = self.dist.device(resolve_device(config.device))
-        self._stop_requested = False
 
         torch.manual_seed(config.seed)
         full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
@@ -196,10 +186,7 @@ class Search:
                                                 weight_decay=config.weight_decay, nesterov=config.nesterov)
         self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
                                                betas=config.arch_betas, weight_decay=config.arch_weight_decay)
-        self.epoch = 0            # epochs completed
-        self.step = 0             # steps completed in the current epoch (non-zero only after an interrupt)
         self.partial: dict[str, torch.Tensor] = {}
-        self.history: list[dict[str, Any]] = []
         self.steps_per_epoch = len(self.train_batches)
         if config.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
@@ -250,7 +237,7 @@ class Search:
             self.step = step + 1
             if bar is not None:
                 bar.update(1)
-            if self.dist.any(self._stop_requested) and self.step < self.steps_per_epoch:
+            if self.stop_requested() and self.step < self.steps_per_epoch:
                 raise SearchInterrupted(self.save())
         totals = self.dist.sum(self.partial)  # over the ranks' shards
         count = max(totals["count"].item(), 1)
@@ -262,25 +249,15 @@ class Search:
         from tqdm.auto import tqdm
 
         cfg = self.config
-        lock = self._take_directory()
         total = cfg.epochs * self.steps_per_epoch
         done = self.epoch * self.steps_per_epoch + self.step
-        bar = tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
-                   disable=not self.progress or self.dist.rank != 0, leave=False)
-        previous_handler = self._install_sigint_handler()
-        try:
+        with self.running(), tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
+                                  disable=not self.progress or self.dist.rank != 0, leave=False) as bar:
             while self.epoch < cfg.epochs:
                 started = time.perf_counter()
                 with self.grad_sync:
                     stats = self.run_epoch(bar)
-                if not math.isfinite(stats["train_loss"]):
-                    checkpoint = self.out_dir / "checkpoint.pt" if self.out_dir else None
-                    raise SearchDiverged(
-                        f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
-                        + (f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file()
-                           else "no checkpoint was written (it diverged before the first epoch ended)"
-                           if checkpoint else "no checkpoint (no output directory)")
-                        + ". Try a smaller --lr or --arch-lr.")
+                self.check_finite(stats["train_loss"])
                 if not self.per_step_schedule:
                     self.scheduler.step()
                 self.epoch, self.step = self.epoch + 1, 0
@@ -288,66 +265,16 @@ class Search:
                 bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
                                 acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
                 self.save()
-                if self.dist.any(self._stop_requested) and self.epoch < cfg.epochs:
-                    raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir else None)
+                if self.stop_requested() and self.epoch < cfg.epochs:
+                    raise SearchInterrupted(self.checkpoint_path)
             result = self.result()
             if self.out_dir is not None and self.dist.rank == 0:
                 if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
                     self._write_history()
                 write_json_atomic(self.out_dir / "result.json", result.to_json())
-        finally:
-            bar.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
-            if lock is not None:
-                lock.release()
         return result
 
-    def _take_directory(self) -> RunLock | None:
-        """Before the first step: lock ``out_dir`` (rank 0; this also proves it writable), check again under
-        the lock that a new run finds no other run there (``overwrite``: delete its files), remove
-        temporaries of killed saves, and on resume rewrite ``history.jsonl`` from the checkpoint."""
-        if self.out_dir is None:
-            return None
-        lock, error = None, None
-        if self.dist.rank == 0:
-            try:
-                lock = RunLock(self.out_dir).acquire()
-                if not self._owns_dir and not self._resumed:
-                    check_new_run_dir(self.out_dir, self.overwrite)
-                    if self.overwrite:
-                        clear_run_files(self.out_dir)
-                remove_stale_temporaries(self.out_dir)
-                if self._resumed:
-                    self._write_history()  # the checkpoint is the record: history.jsonl follows it
-            except (RunDirectoryError, OSError) as exc:
-                error = exc
-                if lock is not None:
-                    lock.release()
-        if self.dist.any(error is not None):
-            raise error if error is not None else RunDirectoryError(
-                f"rank 0 could not take the output directory {self.out_dir}")
-        self._owns_dir = True
-        return lock
-
-    def _write_history(self) -> None:
-        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
-
     # ------------------------------------------------------------------------------------ bookkeeping
-    def request_stop(self) -> None:
-        """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
-        self._stop_requested = True
-
-    def _install_sigint_handler(self) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def handler(signum: int, frame: Any) -> None:
-            self.request_stop()
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
-
-        return signal.signal(signal.SIGINT, handler)
-
     def genotype(self) -> str:
         """The architecture derived from the current op weights (text)."""
         with torch.no_grad():  # a form may derive at another temperature than it trains at (SP-DARTS)
@@ -388,11 +315,7 @@ class Search:
                             self.model, self.out_dir)
 
     def state_dict(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.dist.active:  # collectives: every rank calls state_dict, rank 0 writes it
-            rng["ranks"] = self.dist.gather_rng_states()
+        rng = self.rng_state()
         return {"format": "dartslib-search-1", "config": self.config.to_dict(), "epoch": self.epoch,
                 "step": self.step, "partial": self.dist.sum(self.partial), "model": self.model.state_dict(),
                 "weight_optimizer": self.weight_optimizer.state_dict(),
@@ -403,12 +326,7 @@ class Search:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`; the history keeps only the records up to the checkpoint's epoch
         (one consistent history). Raises ValueError when the state does not fit this search."""
-        epoch = state["epoch"]
-        history = [h for h in state["history"] if isinstance(h, dict) and h.get("epoch", 0) <= epoch]
-        if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
-            raise ValueError(f"its history has epochs {[h.get('epoch') for h in state['history']]}, which do not "
-                             f"lead up to the checkpoint's epoch {epoch}")
-        state = {**state, "history": history}
+        state = {**state, "history": self._history_upto(state)}
         self.model.load_state_dict(state["model"])
         self.weight_optimizer.load_state_dict(state["weight_optimizer"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
@@ -419,57 +337,19 @@ class Search:
         self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
         self.partial = {k: v.to(self.device) if self.dist.rank == 0 else torch.zeros_like(v, device=self.device)
                         for k, v in state["partial"].items()}  # global sums: rank 0 carries them on
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        if self.dist.active:  # each rank's own stream if the checkpoint has one for it, else a fresh one
-            ranks = state["rng"].get("ranks") or []
-            if len(ranks) == self.dist.world:
-                torch.set_rng_state(ranks[self.dist.rank])
-            else:
-                self.dist.seed_rank_stream(self.config.seed, self.epoch, self.step)
+        self.load_rng_state(state["rng"])
 
-    def save(self) -> Path | None:
-        """Write ``checkpoint.pt`` and ``history.jsonl`` atomically into the output directory."""
-        if self.out_dir is None:
-            return None
-        state = self.state_dict()
-        path = self.out_dir / "checkpoint.pt"
-        if self.dist.rank == 0:  # only rank 0 writes (all ranks hold the same state)
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(state, path)
-            self._write_history()
-        self.dist.barrier()  # the other ranks read a checkpoint only once it is complete
-        return path
+    def _describe(self) -> str:
+        return f"search it describes (space {self.config.space!r}, C={self.config.C})"
 
     @classmethod
     def resume(cls, path: str | Path, progress: bool = True, hooks: list[SearchHook] | None = None,
                **config_changes: Any) -> "Search":
-        """Continue the search saved in ``path`` (a run directory or its ``checkpoint.pt``).
+        """Continue the search saved in ``path`` (a run directory or its ``checkpoint.pt``); a checkpoint of
+        another kind or format, or one that does not fit, is a one-line CheckpointError naming the file.
 
         ``config_changes`` may only change things that do not alter the maths (e.g. ``device``)."""
-        path = Path(path)
-        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
-        state = load_checkpoint(checkpoint)
-        check_format(state, checkpoint, "search", required=_SEARCH_STATE_KEYS)
-        try:
-            if not isinstance(state["config"], dict):
-                raise ValueError(f"'config' is a {type(state['config']).__name__}, not a dict")
-            config = SearchConfig.from_dict({**state["config"], **config_changes})
-        except (ValueError, TypeError) as exc:
-            raise CheckpointError(f"{checkpoint}: its config is not a valid search config ({exc})") from None
-        search = cls(config, checkpoint.parent, progress, hooks, _resuming=True)
-        try:
-            search.load_state_dict(state)
-        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"checkpoint {checkpoint} does not fit the search it describes "
-                                  f"(space {config.space!r}, C={config.C}): {first}") from None
-        return search
-
-
-_SEARCH_STATE_KEYS = ("config", "epoch", "step", "partial", "model", "weight_optimizer", "arch_optimizer",
-                      "scheduler", "arch_stream", "rng", "history", "hooks")
+        return cls._resume(path, config_changes, progress=progress, hooks=hooks)
 
 
 def search(config: SearchConfig, out_dir: str | Path | None = None, progress: bool = True,

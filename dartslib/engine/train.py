@@ -5,13 +5,12 @@ DARTS' CIFAR-10 protocol is the paper default: 600 epochs, batch 96, SGD lr 0.02
 0.4, gradient clipping 5, C = 36 and 20 cells. NAS-Bench-201 architecture strings train the NB201
 inference network without auxiliary head or drop-path; at paper scale with NB201's protocol (200 epochs,
 batch 256, lr 0.1 cosine, Nesterov, weight decay 5e-4; Dong & Yang, 2020, Sec. 2.3).
-Checkpoints are written every epoch and a run resumes bit-identically, as for searches.
+Checkpoints are written every epoch (and by Ctrl-C or SIGTERM mid-epoch) and a run resumes bit-identically,
+as a search does (both are a :class:`~dartslib.engine.run.Run`).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +19,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint,
-                         write_json_atomic, write_text_atomic)
+from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SCALES
 from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
 from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
-from dartslib.engine.rundir import RunLock, check_new_run_dir, clear_run_files
 from dartslib.arch.networks import build_network
-from dartslib.engine.loop import SearchDiverged, SearchInterrupted, evaluate, resolve_device
+from dartslib.engine.loop import evaluate, resolve_device
+from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 
-__all__ = ["TrainConfig", "make_train_config", "Training", "train", "MAX_SEED"]
+__all__ = ["TrainConfig", "make_train_config", "Training", "TrainingDiverged", "TrainingInterrupted", "train",
+           "MAX_SEED"]
+
+
+class TrainingDiverged(RunDiverged):
+    """A training's loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(RunInterrupted):
+    """Ctrl-C, SIGTERM (or :meth:`Training.request_stop`) stopped the training after a complete step, state saved."""
+
+    noun = "training"
 
 MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig
 """The largest seed: torch seeds are 64-bit and the search's validation stream uses ``seed + 1``."""
@@ -88,6 +97,13 @@ class TrainConfig:
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """The config a checkpoint or ``result.json`` stores (``dataclasses.asdict``), validated."""
+        config = cls(**d)
+        config.validate()
+        return config
+
 
 def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> TrainConfig:
     """Paper defaults, then the scale, then ``overrides`` (``None`` values ignored)."""
@@ -115,17 +131,19 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     return config
 
 
-class Training:
+class Training(Run):
     """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``.
-    ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`; ``overwrite=True`` starts over)."""
+    ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`; ``overwrite=True`` starts over);
+    stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s."""
+
+    kind, noun, config_class = "train", "training", TrainConfig
+    # "step" and "partial" are optional: checkpoints written before mid-epoch stops existed have neither
+    state_keys = ("config", "epoch", "model", "optimizer", "scheduler", "rng", "history")
+    Diverged, Interrupted = TrainingDiverged, TrainingInterrupted
 
     def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
                  overwrite: bool = False, *, _resuming: bool = False) -> None:
-        self.config, self.progress = config, progress
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.overwrite, self._resumed, self._owns_dir = overwrite, _resuming, False
-        if self.out_dir is not None and not _resuming:
-            check_new_run_dir(self.out_dir, overwrite)
+        super().__init__(config, out_dir, progress, overwrite, _resuming)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         train_data = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
@@ -135,7 +153,7 @@ class Training:
                                            augment=config.augment, flip=flip, cutout=config.cutout, seed=config.seed)
         self.test_batches = BatchIterator(test_data.to(self.device), 256, shuffle=False)
         if config.is_nb201:
-            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, N=config.layers,
+            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, cells_per_stage=config.layers,
                                                         num_classes=train_data.num_classes)
         else:
             self.model = build_network(config.genotype, C=config.C, layers=config.layers,
@@ -146,17 +164,18 @@ class Training:
                                          weight_decay=config.weight_decay, nesterov=config.nesterov)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, max(config.epochs, 1),
                                                                     eta_min=config.lr_min)
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
+        self.partial: dict[str, torch.Tensor] = {}
 
     def run_epoch(self) -> dict[str, float]:
+        """One epoch from step ``self.step`` on; a stop request ends it, saved (:class:`TrainingInterrupted`)."""
         cfg, model = self.config, self.model
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = cfg.drop_path * self.epoch / max(cfg.epochs, 1)
         model.train()
-        loss_sum = correct = torch.zeros((), device=self.device)
-        count = 0
-        for x, y in self.train_batches.epoch(self.epoch):
+        if self.step == 0:
+            self.partial = {k: torch.zeros((), device=self.device) for k in ("loss", "correct", "count")}
+        steps = len(self.train_batches)
+        for x, y in self.train_batches.epoch(self.epoch, start=self.step):
             self.optimizer.zero_grad(set_to_none=True)
             if hasattr(model, "forward_with_aux"):
                 logits, aux_logits = model.forward_with_aux(x)
@@ -167,110 +186,72 @@ class Training:
             total.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            loss_sum = loss_sum + loss.detach() * len(y)
-            correct = correct + (logits.argmax(1) == y).sum()
-            count += len(y)
-        return {"train_loss": loss_sum.item() / max(count, 1), "train_acc": 100.0 * correct.item() / max(count, 1),
+            self.partial["loss"] += loss.detach() * len(y)
+            self.partial["correct"] += (logits.argmax(1) == y).sum()
+            self.partial["count"] += len(y)
+            self.step += 1
+            if self.stop_requested() and self.step < steps:
+                raise TrainingInterrupted(self.save())
+        count = max(int(self.partial["count"].item()), 1)
+        return {"train_loss": self.partial["loss"].item() / count,
+                "train_acc": 100.0 * self.partial["correct"].item() / count,
                 "lr": self.optimizer.param_groups[0]["lr"]}
 
     def run(self) -> dict[str, Any]:
-        """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics."""
-        cfg = self.config
-        lock = self._take_directory()
-        try:
-            return self._run(cfg)
-        finally:
-            if lock is not None:
-                lock.release()
-
-    def _take_directory(self) -> RunLock | None:
-        if self.out_dir is None:
-            return None
-        lock = RunLock(self.out_dir).acquire()
-        try:
-            if not self._owns_dir and not self._resumed:
-                check_new_run_dir(self.out_dir, self.overwrite)
-                if self.overwrite:
-                    clear_run_files(self.out_dir)
-            remove_stale_temporaries(self.out_dir)
-            if self._resumed:
-                self._write_history()
-        except BaseException:
-            lock.release()
-            raise
-        self._owns_dir = True
-        return lock
-
-    def _write_history(self) -> None:
-        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
-
-    def _run(self, cfg: TrainConfig) -> dict[str, Any]:
+        """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics. Ctrl-C or SIGTERM
+        stops after the current step and saves (see :class:`TrainingInterrupted`)."""
         from tqdm.auto import trange
 
-        for _ in trange(self.epoch, cfg.epochs, desc="train", unit="epoch", disable=not self.progress, leave=False):
-            started = time.perf_counter()
-            try:
+        cfg = self.config
+        with self.running():
+            for _ in trange(self.epoch, cfg.epochs, desc="train", unit="epoch", disable=not self.progress,
+                            leave=False):
+                started = time.perf_counter()
                 stats = self.run_epoch()
-            except KeyboardInterrupt:  # the last complete epoch is on disk already
-                raise SearchInterrupted(self.out_dir / "checkpoint.pt" if self.out_dir and self.epoch else None)
-            if not math.isfinite(stats["train_loss"]):
-                kept = ("the last good checkpoint is kept" if self.out_dir and self.epoch
-                        else "no checkpoint was written")
-                raise SearchDiverged(f"training loss became {stats['train_loss']} in epoch {self.epoch + 1}; "
-                                     f"{kept}. Try a smaller --lr.")
-            self.scheduler.step()
-            self.epoch += 1
-            test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
-            self.history.append({"epoch": self.epoch, **stats, "test_loss": test_loss, "test_acc": test_acc,
-                                 "seconds": time.perf_counter() - started})
-            self.save()
-        result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
-                  **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
-        if self.out_dir is not None:
-            if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
-                self._write_history()
-            write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg)})
+                self.check_finite(stats["train_loss"])
+                self.scheduler.step()
+                self.epoch, self.step = self.epoch + 1, 0
+                test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
+                self.history.append({"epoch": self.epoch, **stats, "test_loss": test_loss, "test_acc": test_acc,
+                                     "seconds": time.perf_counter() - started})
+                self.save()
+                if self.stop_requested() and self.epoch < cfg.epochs:
+                    raise TrainingInterrupted(self.checkpoint_path)
+            result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
+                      **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
+            if self.out_dir is not None:
+                if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
+                    self._write_history()
+                write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg)})
         return result
 
     def state_dict(self) -> dict[str, Any]:
         return {"format": "dartslib-train-1", "config": dataclasses.asdict(self.config), "epoch": self.epoch,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": {"torch": torch.get_rng_state()},
-                "history": self.history}
+                "step": self.step, "partial": self.partial, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": self.rng_state(), "history": self.history}
 
-    def save(self) -> None:
-        if self.out_dir is None:
-            return
-        save_checkpoint(self.state_dict(), self.out_dir / "checkpoint.pt")
-        self._write_history()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (one written before mid-epoch stops existed has no ``step`` and
+        ``partial``: it is at an epoch's end). Raises ValueError when the state does not fit this network."""
+        history = self._history_upto(state)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step, self.history = state["epoch"], state.get("step", 0), history
+        self.partial = {k: v.to(self.device) for k, v in state.get("partial", {}).items()}
+        if self.step and set(self.partial) != {"loss", "correct", "count"}:
+            raise ValueError(f"it stopped at step {self.step} without its partial sums")
+        self.load_rng_state(state["rng"])
+
+    def _describe(self) -> str:
+        return "network it describes"
 
     @classmethod
     def resume(cls, path: str | Path, progress: bool = True, **config_changes: Any) -> "Training":
-        path = Path(path)
-        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
-        state = load_checkpoint(checkpoint)
-        check_format(state, checkpoint, "train",
-                     required=("config", "epoch", "model", "optimizer", "scheduler", "rng", "history"))
-        try:
-            config = TrainConfig(**{**state["config"], **config_changes})
-            config.validate()
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{checkpoint}: its config is not a valid training config ({exc})") from None
-        run = cls(config, checkpoint.parent, progress, _resuming=True)
-        try:
-            epoch = state["epoch"]
-            history = [h for h in state["history"] if h.get("epoch", 0) <= epoch]
-            if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
-                raise ValueError(f"its history does not lead up to epoch {epoch}")
-            run.model.load_state_dict(state["model"])
-            run.optimizer.load_state_dict(state["optimizer"])
-            run.scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"]["torch"])
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"checkpoint {checkpoint} does not fit the network it describes: {first}") from None
-        run.epoch, run.history = epoch, history
-        return run
+        """Continue the training saved in ``path`` (a run directory or its ``checkpoint.pt``); a checkpoint of
+        another kind or format, or one that does not fit, is a one-line CheckpointError naming the file."""
+        return cls._resume(path, config_changes, progress=progress)
 
 
 def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,

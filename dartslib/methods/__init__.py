@@ -1,5 +1,6 @@
 """The methods: presets (a paper's settings as config values) and one module per switch that plugs into
-the loop through :class:`dartslib.hooks.SearchHook`.
+the loop through :class:`dartslib.hooks.SearchHook`; the switches are registered in
+:data:`dartslib.methods.switches.SWITCHES`.
 
 ``dartslib.methods.NAME`` is ``dartslib.methods.presets.NAME``: the package re-exports :mod:`dartslib.methods.presets`.
 """

@@ -36,12 +36,14 @@ import torch
 from torch import nn
 
 from dartslib.space.ops import FactorizedReduce, Identity
-from dartslib.hooks import SearchHook, StepContext
+from dartslib.hooks import Knob, SearchHook, StepContext, Switch
 from dartslib.space.supernet import MixedEdge, Supernet
 
-__all__ = ["AUX_SKIP_KINDS", "beta_schedule", "add_auxiliary_skips", "set_aux_beta", "AuxiliarySkip"]
+__all__ = ["AUX_SKIP_KINDS", "BETA_SCHEDULES", "beta_schedule", "add_auxiliary_skips", "set_aux_beta",
+           "AuxiliarySkip", "AUX_SKIP_SWITCH"]
 
 AUX_SKIP_KINDS = ("identity", "conv1x1")
+BETA_SCHEDULES = ("linear", "cosine", "step", "constant")
 
 
 def beta_schedule(schedule: str, epoch: int, epochs: int, beta0: float = 1.0,
@@ -63,7 +65,7 @@ def beta_schedule(schedule: str, epoch: int, epochs: int, beta0: float = 1.0,
         return float(beta0) if k < round(0.9 * window) else 0.0
     if schedule == "constant":
         return float(beta0)
-    raise ValueError(f"unknown beta schedule {schedule!r}; choose from: linear, cosine, step, constant")
+    raise ValueError(f"unknown beta schedule {schedule!r}; choose from: {', '.join(BETA_SCHEDULES)}")
 
 
 def _conv1x1_identity(C: int) -> nn.Conv2d:
@@ -122,3 +124,28 @@ class AuxiliarySkip(SearchHook):
 
     def describe(self) -> dict[str, Any]:
         return {"aux_beta": self.beta}
+
+
+def _prepare(model: nn.Module, config: Any) -> None:
+    if config.aux_skip:
+        add_auxiliary_skips(model, config.aux_skip_kind)  # their weights train with the network's
+
+
+def _hooks(config: Any) -> list[SearchHook]:
+    if not config.aux_skip:
+        return []
+    return [AuxiliarySkip(config.aux_skip, config.aux_skip_beta0, config.aux_skip_decay_epochs)]
+
+
+AUX_SKIP_SWITCH = Switch(
+    "aux_skip", summary="DARTS-' auxiliary skip with a decaying beta (Chu et al., 2021, Eq. 4)",
+    knobs=(Knob("aux_skip", "DARTS-' auxiliary skip with this beta schedule", choices=BETA_SCHEDULES, optional=True),
+           Knob("aux_skip_beta0", "the auxiliary skip's initial beta (default 1)", type=float, sign="non-negative",
+                flag="--beta0"),
+           Knob("aux_skip_kind", "identity (default) or a 1x1 conv initialised to identity (DARTS- ablation)",
+                choices=AUX_SKIP_KINDS),
+           Knob("aux_skip_decay_epochs", "hold beta0 and decay only over the last N epochs (DARTS- long searches: 50)",
+                type=int, sign="positive", optional=True, metavar="N")),
+    prepare=_prepare, hooks=_hooks)
+"""The switch (:class:`dartslib.hooks.Switch`): config ``aux_skip`` (None: off), ``aux_skip_beta0``,
+``aux_skip_kind``, ``aux_skip_decay_epochs``."""

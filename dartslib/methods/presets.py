@@ -2,6 +2,8 @@
 hyperparameters per space) plus the hooks those settings switch on. Nothing here forks the search loop:
 every mechanism is one switch of the config, read by one small module, and the switches combine
 (``make_config("fairdarts", "darts-nonone", aux_skip="linear")`` is FairDARTS with DARTS-' auxiliary skip).
+Each switch is a :class:`dartslib.hooks.Switch` defined next to its mechanism and registered in
+:data:`dartslib.methods.switches.SWITCHES`, from which the config's validation and the CLI's flags are generated.
 
 ============================  ======================================================  ==========================
 switch (config field)         mechanism                                               module
@@ -12,7 +14,7 @@ switch (config field)         mechanism                                         
 ``aux_skip`` ...              DARTS-' auxiliary skip with a decaying beta             :mod:`dartslib.methods.aux_skip`
 ``skip_noise`` ...            Gaussian noise on skip_connect's output                 :mod:`dartslib.methods.skip_noise`
 ``t_sp``, ``p_*`` ...         SP-DARTS' per-batch temperature draws                   :mod:`dartslib.methods.temperature`
-``derive``, derive_options    threshold rule, M-skip prior                            :mod:`dartslib.derive`
+``derive``, derive_options    threshold rule, M-skip prior                            :mod:`dartslib.arch.derive`
 ============================  ======================================================  ==========================
 
 The presets (``python -m dartslib search --method NAME``):
@@ -234,42 +236,21 @@ def preset_overrides(method: str, space: str, dataset: str = "cifar10") -> dict[
 
 
 def build_hooks(config: Any) -> list:
-    """The search hooks a config switches on, in the order they act (none for plain DARTS)."""
-    from dartslib.methods.aux_skip import AuxiliarySkip
-    from dartslib.space.op_weights import OP_WEIGHT_FORMS
-    from dartslib.methods.skip_noise import SkipNoise
-    from dartslib.methods.temperature import TemperatureMixing
-    from dartslib.methods.zero_one import ZeroOneLoss
+    """The search hooks a config switches on, in the order they act (none for plain DARTS): those of every
+    switch of :data:`dartslib.methods.switches.SWITCHES`, in the registry's order."""
+    from dartslib.methods import switches
 
     hooks: list = []
-    form_hook = OP_WEIGHT_FORMS[config.op_weights].search_hook(config)  # e.g. GDAS' temperature schedule
-    if form_hook is not None:
-        hooks.append(form_hook)
-    if config.op_weights == "sparse-smooth":
-        hooks.append(TemperatureMixing(config.t_sp, config.smooth_temperature, config.p_low, config.p_up,
-                                       config.p_warmup_epochs, seed=config.seed,
-                                       warmup_temperature=config.t_warmup))
-    if config.aux_skip:
-        hooks.append(AuxiliarySkip(config.aux_skip, config.aux_skip_beta0, config.aux_skip_decay_epochs))
-    if config.skip_noise:
-        hooks.append(SkipNoise(config.skip_noise_std, config.skip_noise_decay_epochs))
-    if config.zero_one_loss:
-        if OP_WEIGHT_FORMS[config.op_weights].exclusive:
-            warnings.warn(f"the zero-one loss is meant for sigmoid op weights; with {config.op_weights!r} weights "
-                          f"it cannot push every weight of an edge towards 0 or 1 (Chu et al., 2020, Sec. 4.2)",
-                          UserWarning, stacklevel=2)
-        hooks.append(ZeroOneLoss(config.zero_one_loss, config.w01))
+    for switch in switches.SWITCHES.values():  # a loop, not a comprehension: the switches' warnings name our caller
+        hooks.extend(switch.build_hooks(config))
     return hooks
 
 
 def prepare_supernet(model: Any, config: Any) -> None:
-    """What a config changes in the supernet itself, before the optimizers are built: the SP-DARTS form
-    with the config's temperatures, and DARTS-' auxiliary branches (their weights train with the network's)."""
-    if config.op_weights == "sparse-smooth":
-        from dartslib.space.op_weights import SparseSmoothWeights
+    """What a config changes in the supernet itself, before the optimizers are built (e.g. the SP-DARTS form
+    with the config's temperatures, DARTS-' auxiliary branches, whose weights train with the network's): every
+    switch of :data:`dartslib.methods.switches.SWITCHES` in the registry's order."""
+    from dartslib.methods import switches
 
-        model.op_weight_form = SparseSmoothWeights(config.t_sp, config.smooth_temperature)
-    if config.aux_skip:
-        from dartslib.methods.aux_skip import add_auxiliary_skips
-
-        add_auxiliary_skips(model, config.aux_skip_kind)
+    for switch in switches.SWITCHES.values():
+        switch.prepare_supernet(model, config)

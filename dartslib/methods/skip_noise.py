@@ -29,10 +29,11 @@ from typing import Any
 
 from torch import nn
 
-from dartslib.hooks import SearchHook, StepContext
+from dartslib.hooks import Knob, SearchHook, StepContext, Switch
+from dartslib.space.spaces import get_space
 from dartslib.space.supernet import MixedEdge, Supernet
 
-__all__ = ["noise_std", "set_skip_noise", "SkipNoise"]
+__all__ = ["noise_std", "set_skip_noise", "SkipNoise", "SKIP_NOISE_SWITCH"]
 
 
 def noise_std(epoch: int, epochs: int, std0: float = 1.0, decay_epochs: int | None = None) -> float:
@@ -72,3 +73,25 @@ class SkipNoise(SearchHook):
 
     def describe(self) -> dict[str, Any]:
         return {"skip_noise_std": self.std}
+
+
+def _check(config: Any) -> None:
+    space = get_space(config.space)
+    if config.skip_noise and not any("skip_connect" in space.op_names(ct) for ct in space.cell_types):
+        raise ValueError(f"skip_noise adds noise to skip_connect, but space {config.space!r} has no skip_connect")
+
+
+def _hooks(config: Any) -> list[SearchHook]:
+    return [SkipNoise(config.skip_noise_std, config.skip_noise_decay_epochs)] if config.skip_noise else []
+
+
+SKIP_NOISE_SWITCH = Switch(
+    "skip_noise", summary="Gaussian noise on skip_connect's output (\"DARTS + Gaussian\", Chu et al., 2020, Sec. 6.3)",
+    knobs=(Knob("skip_noise", "Gaussian noise on skip_connect's output, std cosine-decayed from --skip-noise-std",
+                type=bool),
+           Knob("skip_noise_std", "initial std of the skip noise (default 1)", type=float, sign="non-negative"),
+           Knob("skip_noise_decay_epochs", "the skip noise's cosine T_max in epochs (default: all epochs, the "
+                "paper's 50; FairDARTS' code: 30)", type=int, sign="positive", optional=True, metavar="T")),
+    check=_check, hooks=_hooks)
+"""The switch (:class:`dartslib.hooks.Switch`): config ``skip_noise``, ``skip_noise_std``,
+``skip_noise_decay_epochs``."""

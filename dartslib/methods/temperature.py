@@ -39,10 +39,10 @@ from typing import Any
 import torch
 
 from dartslib.space.op_weights import SparseSmoothWeights
-from dartslib.hooks import SearchHook, StepContext
+from dartslib.hooks import Knob, SearchHook, StepContext, Switch
 from dartslib.space.supernet import Supernet
 
-__all__ = ["p_schedule", "TemperatureMixing"]
+__all__ = ["p_schedule", "TemperatureMixing", "TEMPERATURE_SWITCH"]
 
 _SEED_OFFSET = 0x5D  # the hook's generator must not replay the data streams' draws
 
@@ -106,3 +106,37 @@ class TemperatureMixing(SearchHook):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
         self.sparse_steps, self.steps, self.p = state["sparse_steps"], state["steps"], state["p"]
+
+
+def _check(config: Any) -> None:
+    if config.t_sm is not None and not config.t_sm >= config.t_sp:
+        raise ValueError(f"t_sm must be at least t_sp ({config.t_sp}), got {config.t_sm}")
+    if not 0.0 <= config.p_low <= config.p_up <= 1.0:
+        raise ValueError(f"p_low and p_up must satisfy 0 <= p_low <= p_up <= 1, got {config.p_low}, {config.p_up}")
+
+
+def _prepare(model: Any, config: Any) -> None:
+    if config.op_weights == "sparse-smooth":
+        model.op_weight_form = SparseSmoothWeights(config.t_sp, config.smooth_temperature)
+
+
+def _hooks(config: Any) -> list[SearchHook]:
+    if config.op_weights != "sparse-smooth":
+        return []
+    return [TemperatureMixing(config.t_sp, config.smooth_temperature, config.p_low, config.p_up,
+                              config.p_warmup_epochs, seed=config.seed, warmup_temperature=config.t_warmup)]
+
+
+TEMPERATURE_SWITCH = Switch(
+    "temperature", summary="SP-DARTS' per-batch sparse/smooth temperature draws, with op_weights='sparse-smooth' "
+    "(Zhang & Ding, 2023, Eq. 9-20)",
+    knobs=(Knob("t_sp", "SP-DARTS' sparse temperature", type=float, sign="positive"),
+           Knob("t_sm", "SP-DARTS' smooth temperature (default 10 t_sp)", type=float, sign="positive", optional=True),
+           Knob("p_low", "SP-DARTS: p after the warm-up (Eq. 20)", type=float, sign="non-negative"),
+           Knob("p_up", "SP-DARTS: p at the last epoch (Eq. 20)", type=float, sign="non-negative"),
+           Knob("p_warmup_epochs", "SP-DARTS: epochs with p = 0", type=int, sign="non-negative"),
+           Knob("t_warmup", "SP-DARTS: temperature of the warm-up epochs (default t_sm, Eq. 20; the authors' code: 10)",
+                type=float, sign="positive", optional=True)),
+    check=_check, prepare=_prepare, hooks=_hooks)
+"""The switch (:class:`dartslib.hooks.Switch`): config ``t_sp``, ``t_sm``, ``p_low``, ``p_up``, ``p_warmup_epochs``,
+``t_warmup``; it acts when ``op_weights`` is ``"sparse-smooth"``."""

@@ -21,14 +21,16 @@ cannot all separate towards 0 and 1.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import torch
 
-from dartslib.hooks import SearchHook
+from dartslib.hooks import Knob, SearchHook, Switch
+from dartslib.space.op_weights import OP_WEIGHT_FORMS
 from dartslib.space.supernet import Supernet
 
-__all__ = ["zero_one_loss", "ZeroOneLoss", "ZERO_ONE_KINDS"]
+__all__ = ["zero_one_loss", "ZeroOneLoss", "ZERO_ONE_KINDS", "ZERO_ONE_SWITCH"]
 
 ZERO_ONE_KINDS = ("l01", "l01-abs")
 
@@ -73,3 +75,22 @@ class ZeroOneLoss(SearchHook):
 
     def describe(self) -> dict[str, Any]:
         return {"zero_one_loss": self._last}  # unweighted, at the last architecture step
+
+
+def _hooks(config: Any) -> list[SearchHook]:
+    if not config.zero_one_loss:
+        return []
+    if OP_WEIGHT_FORMS[config.op_weights].exclusive:
+        warnings.warn(f"the zero-one loss is meant for sigmoid op weights; with {config.op_weights!r} weights "
+                      f"it cannot push every weight of an edge towards 0 or 1 (Chu et al., 2020, Sec. 4.2)",
+                      UserWarning, stacklevel=4)  # the caller of dartslib.methods.presets.build_hooks
+    return [ZeroOneLoss(config.zero_one_loss, config.w01)]
+
+
+ZERO_ONE_SWITCH = Switch(
+    "zero_one", summary="FairDARTS' L01 or L'01 on the architecture loss (Chu et al., 2020, Eq. 7-9)",
+    knobs=(Knob("zero_one_loss", "FairDARTS' zero-one loss (l01: Eq. 7; l01-abs: the control of Eq. 9; none: off)",
+                choices=ZERO_ONE_KINDS, optional=True, off="none", flag="--zero-one"),
+           Knob("w01", "weight of the zero-one loss (FairDARTS: 10)", type=float, sign="non-negative")),
+    hooks=_hooks)
+"""The switch (:class:`dartslib.hooks.Switch`): config ``zero_one_loss`` (None: off) and ``w01``."""

@@ -8,13 +8,16 @@ Forms are small stateless ``nn.Module``-free callables so they can be swapped on
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
+from dartslib.hooks import Knob, SearchHook, Switch
 from dartslib.space.gumbel import GumbelSoftmaxWeights
 from dartslib.space.op_weight_base import OpWeightForm
 
 __all__ = ["OpWeightForm", "SoftmaxWeights", "SigmoidWeights", "SparseSmoothWeights", "build_op_weight_form",
-           "OP_WEIGHT_FORMS"]
+           "OP_WEIGHT_FORMS", "OP_WEIGHTS_SWITCH"]
 
 
 class SoftmaxWeights(OpWeightForm):
@@ -105,3 +108,19 @@ def build_op_weight_form(form: str | OpWeightForm) -> OpWeightForm:
     if form not in OP_WEIGHT_FORMS:
         raise ValueError(f"unknown op-weight form {form!r}; choose from: {', '.join(OP_WEIGHT_FORMS)}")
     return OP_WEIGHT_FORMS[form]()
+
+
+def _form_hooks(config: Any) -> list[SearchHook]:
+    hook = OP_WEIGHT_FORMS[config.op_weights].search_hook(config)  # e.g. GDAS' temperature schedule
+    return [] if hook is None else [hook]
+
+
+OP_WEIGHTS_SWITCH = Switch(
+    "op_weights", summary="how the alphas become op weights: a form of OP_WEIGHT_FORMS",
+    knobs=(Knob("op_weights", "how the alphas become op weights, a form of dartslib.space.op_weights.OP_WEIGHT_FORMS "
+                "(softmax: DARTS; sigmoid: FairDARTS; sparse-smooth: SP-DARTS' temperature mixing; gumbel: GDAS)",
+                choices=OP_WEIGHT_FORMS),),  # the registry itself: a new form is a new choice at once
+    hooks=_form_hooks)
+"""The switch (:class:`dartslib.hooks.Switch`) of config ``op_weights``: its choices are the names of
+:data:`OP_WEIGHT_FORMS`, and it adds the hook a form's ``search_hook`` returns. SP-DARTS' temperatures are the
+switch :data:`dartslib.methods.temperature.TEMPERATURE_SWITCH`."""

@@ -15,10 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from dartslib.diagnostics.measures import cell_edges
-from dartslib.arch.genotype import Genotype
-from dartslib.arch.nb201 import is_nb201_arch, parse_nb201_arch
-from dartslib.space.spaces import NB201_EDGES
+from dartslib.arch.architecture import ArchitectureLike, NB201Arch, parse_architecture
 from dartslib.viz.style import OP_SHORT, _new_figure, op_color, style
 
 __all__ = ["draw_cell", "draw_genotype", "cell_layout"]
@@ -28,10 +25,6 @@ _NODE_STYLE = {
     "inner": ("#deebf7", "#2171b5"),
     "output": ("#fff7bc", "#cc9a06"),
 }
-
-
-def _is_nb201(genotype: Any) -> bool:
-    return is_nb201_arch(genotype)
 
 
 def cell_layout(edges: Sequence[tuple[str, int, int]], nb201: bool = False
@@ -79,24 +72,22 @@ def _label_point(p1: tuple[float, float], p2: tuple[float, float], rad: float) -
     return (x1 + x2) / 2 + 0.5 * rad * dy, (y1 + y2) / 2 - 0.5 * rad * dx
 
 
-def draw_cell(genotype: Genotype | str, cell: str = "normal", ax: Axes | None = None, title: str | None = None,
+def draw_cell(genotype: ArchitectureLike, cell: str = "normal", ax: Axes | None = None, title: str | None = None,
               show_none: bool = False, short_labels: bool = False) -> Figure:
     """Draw one cell of a genotype (DARTS text or :data:`Genotype`, or an NB201 architecture string).
 
     Args:
-        genotype: the architecture.
+        genotype: the architecture (anything :func:`~dartslib.arch.architecture.parse_architecture`
+            reads; a cell with no op is drawn, with a note).
         cell: ``"normal"`` or ``"reduce"`` (ignored for NB201).
         ax: draw into these axes (else a new figure).
         title: axes title (default: the cell's name and its op counts).
         show_none: draw NB201 ``none`` edges, faint and dotted.
         short_labels: ``sep3`` instead of ``sep_conv_3x3``.
     """
-
-    nb201 = _is_nb201(genotype)
-    if nb201:
-        edges = [(op, to, src) for op, (to, src) in zip(parse_nb201_arch(genotype), NB201_EDGES)]
-    else:
-        edges = cell_edges(genotype, cell)
+    arch = parse_architecture(genotype, allow_empty=True)
+    nb201 = isinstance(arch, NB201Arch)
+    edges = arch.edges() if nb201 else arch.edges(cell)
     pos, labels, kinds = cell_layout(edges, nb201)
     with style():
         if ax is None:
@@ -159,16 +150,16 @@ def draw_cell(genotype: Genotype | str, cell: str = "normal", ax: Axes | None = 
     return fig
 
 
-def draw_genotype(genotype: Genotype | str, title: str | None = None, short_labels: bool = False) -> Figure:
+def draw_genotype(genotype: ArchitectureLike, title: str | None = None, short_labels: bool = False) -> Figure:
     """Both cells of a DARTS genotype side by side (an NB201 string: its one cell)."""
-
-    if _is_nb201(genotype):
-        fig = draw_cell(genotype, title=title, short_labels=short_labels)
+    arch = parse_architecture(genotype, allow_empty=True)
+    if isinstance(arch, NB201Arch):
+        fig = draw_cell(arch, title=title, short_labels=short_labels)
         return fig
     with style():
         fig = _new_figure(9.2, 4.4)
-        for i, cell in enumerate(("normal", "reduce")):
-            draw_cell(genotype, cell, ax=fig.add_subplot(1, 2, i + 1), short_labels=short_labels)
+        for i, cell in enumerate(arch.cells):
+            draw_cell(arch, cell, ax=fig.add_subplot(1, 2, i + 1), short_labels=short_labels)
         if title:
             fig.suptitle(title, fontsize=11)
     return fig

@@ -1,0 +1,260 @@
+"""What a search and a training share: one run that owns its output directory, stops cleanly, saves a
+checkpoint every epoch and resumes from it bit-identically.
+
+:class:`Run` holds the run's directory (:mod:`dartslib.engine.rundir`: the lock, ``history.jsonl``), its
+stop requests (Ctrl-C, SIGTERM, :meth:`Run.request_stop`), the divergence check, the atomic save, the
+random states, and :meth:`Run._resume`: load with ``torch.load(weights_only=True)``, check the
+checkpoint's kind and format, rebuild the run from its config, restore its state. A subclass
+(:class:`~dartslib.engine.loop.Search`, :class:`~dartslib.engine.train.Training`) builds its model and its
+loop, says what its state is (``state_dict`` / ``load_state_dict``) and raises errors named for what it is
+(``Diverged``, ``Interrupted``: subclasses of :class:`RunDiverged` and :class:`RunInterrupted`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator
+
+import torch
+
+from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries,
+                                        save_checkpoint, write_text_atomic)
+from dartslib.engine.distributed import Distributed
+from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
+
+__all__ = ["Run", "RunDiverged", "RunInterrupted", "stop_on_signals", "STOP_SIGNALS"]
+
+
+class RunDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM (or ``request_stop``) stopped the run after a complete step, state saved in
+    ``checkpoint`` (``None``: no output directory, or nothing saved yet)."""
+
+    noun = "run"
+
+    def __init__(self, checkpoint: Path | None, unsaved: str = "no output directory, nothing saved") -> None:
+        super().__init__(f"{self.noun} interrupted; state saved to {checkpoint}" if checkpoint
+                         else f"{self.noun} interrupted ({unsaved})")
+        self.checkpoint = checkpoint
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that ask a run to stop after its current step (a second one acts as usual)."""
+
+
+@contextmanager
+def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
+    """Inside: the first Ctrl-C or SIGTERM calls ``request_stop()``; a second one acts at once (SIGINT:
+    ``KeyboardInterrupt``, SIGTERM: the default, termination). The previous handlers come back on exit.
+    Outside the main thread (where Python cannot install handlers) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        request_stop()
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            if old is not None:  # None: a handler not installed from Python, cannot be restored
+                signal.signal(signum, old)
+
+
+class Run:
+    """The run management of a search or a training (see the module docstring).
+
+    A subclass sets the class attributes, ``self.device`` (where its random state lives) and, from its
+    ``__init__``, calls ``Run.__init__`` first. ``self.epoch`` counts completed epochs, ``self.step`` the
+    steps completed in the current one (non-zero only in a checkpoint written by an interrupt).
+    """
+
+    kind: ClassVar[str]                       # the checkpoint kind (dartslib.engine.checkpoint.KNOWN_FORMATS)
+    noun: ClassVar[str] = "run"               # what the messages call it ("search", "training")
+    config_class: ClassVar[Any]               # has from_dict(dict) -> config (ValueError/TypeError if invalid)
+    state_keys: ClassVar[tuple[str, ...]]     # entries a checkpoint of this kind must have
+    lr_flags: ClassVar[str] = "--lr"          # what the divergence message suggests lowering
+    Diverged: ClassVar[type[RunDiverged]] = RunDiverged
+    Interrupted: ClassVar[type[RunInterrupted]] = RunInterrupted
+    device: torch.device
+
+    def __init__(self, config: Any, out_dir: str | Path | None, progress: bool, overwrite: bool,
+                 resuming: bool, dist: Distributed | None = None) -> None:
+        self.config, self.progress, self.overwrite = config, progress, overwrite
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self._resumed = resuming
+        self._owns_dir = False  # set once running() has checked (and, with overwrite, cleared) the directory
+        if self.out_dir is not None and not resuming:
+            check_new_run_dir(self.out_dir, overwrite)  # before loading data: fail in seconds, not minutes
+        self.dist = dist if dist is not None else Distributed()  # one process unless torchrun
+        self._stop_requested = False
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / "checkpoint.pt" if self.out_dir is not None else None
+
+    # ------------------------------------------------------------------------------------ stopping
+    def request_stop(self) -> None:
+        """Stop after the current step, saving a checkpoint (what Ctrl-C and SIGTERM do)."""
+        self._stop_requested = True
+
+    def stop_requested(self) -> bool:
+        """Whether any rank was asked to stop (a collective under torchrun: every rank calls it)."""
+        return self.dist.any(self._stop_requested)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Hold the output directory (:meth:`_take_directory`) and turn Ctrl-C / SIGTERM into
+        :meth:`request_stop` while inside. A ``KeyboardInterrupt`` that still gets through (a second
+        Ctrl-C) leaves as :attr:`Interrupted` naming the last checkpoint on disk."""
+        lock = self._take_directory()
+        try:
+            with stop_on_signals(self.request_stop):
+                yield
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, RunInterrupted):
+                raise
+            saved = self.checkpoint_path
+            if saved is None or not saved.is_file():
+                raise self.Interrupted(None, "before its first checkpoint, nothing saved" if saved else
+                                       "no output directory, nothing saved") from None
+            raise self.Interrupted(saved) from None
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def check_finite(self, loss: float) -> None:
+        """Raise :attr:`Diverged` if the epoch's training ``loss`` is NaN or infinite (before it is saved)."""
+        if math.isfinite(loss):
+            return
+        checkpoint = self.checkpoint_path
+        kept = (f"the last good checkpoint is {checkpoint}" if checkpoint is not None and checkpoint.is_file()
+                else "no checkpoint was written (it diverged before the first epoch ended)"
+                if checkpoint is not None else "no checkpoint (no output directory)")
+        raise self.Diverged(f"training loss became {loss} in epoch {self.epoch + 1}; {kept}. "
+                            f"Try a smaller {self.lr_flags}.")
+
+    # ---------------------------------------------------------------------------- the output directory
+    def _take_directory(self) -> RunLock | None:
+        """Before the first step: lock ``out_dir`` (rank 0; this also proves it writable), check again under
+        the lock that a new run finds no other run there (``overwrite``: delete its files), remove
+        temporaries of killed saves, and on resume rewrite ``history.jsonl`` from the checkpoint."""
+        if self.out_dir is None:
+            return None
+        lock, error = None, None
+        if self.dist.rank == 0:
+            try:
+                lock = RunLock(self.out_dir).acquire()
+                if not self._owns_dir and not self._resumed:
+                    check_new_run_dir(self.out_dir, self.overwrite)
+                    if self.overwrite:
+                        clear_run_files(self.out_dir)
+                remove_stale_temporaries(self.out_dir)
+                if self._resumed:
+                    self._write_history()  # the checkpoint is the record: history.jsonl follows it
+            except BaseException as exc:
+                if lock is not None:
+                    lock.release()
+                if not isinstance(exc, (RunDirectoryError, OSError)):
+                    raise
+                error = exc
+        if self.dist.any(error is not None):  # every rank stops, with rank 0's reason
+            raise error if error is not None else RunDirectoryError(
+                f"rank 0 could not take the output directory {self.out_dir}")
+        self._owns_dir = True
+        return lock
+
+    def _write_history(self) -> None:
+        write_text_atomic(self.out_dir / "history.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        """What a checkpoint that fails :meth:`load_state_dict` does not fit (for the error message)."""
+        return f"{self.noun} it describes"
+
+    def save(self) -> Path | None:
+        """Write ``checkpoint.pt`` and ``history.jsonl`` atomically into the output directory."""
+        if self.out_dir is None:
+            return None
+        state = self.state_dict()
+        path = self.out_dir / "checkpoint.pt"
+        if self.dist.rank == 0:  # only rank 0 writes (all ranks hold the same state)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(state, path)
+            self._write_history()
+        self.dist.barrier()  # the other ranks read a checkpoint only once it is complete
+        return path
+
+    def rng_state(self) -> dict[str, Any]:
+        """The random states to checkpoint: torch's, the run's CUDA device's, every rank's (torchrun)."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.dist.active:  # collectives: every rank calls state_dict, rank 0 writes it
+            rng["ranks"] = self.dist.gather_rng_states()
+        return rng
+
+    def load_rng_state(self, rng: dict[str, Any]) -> None:
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        if self.dist.active:  # each rank's own stream if the checkpoint has one for it, else a fresh one
+            ranks = rng.get("ranks") or []
+            if len(ranks) == self.dist.world:
+                torch.set_rng_state(ranks[self.dist.rank])
+            else:
+                self.dist.seed_rank_stream(self.config.seed, self.epoch, self.step)
+
+    @staticmethod
+    def _history_upto(state: dict[str, Any]) -> list[dict[str, Any]]:
+        """The checkpoint's history records up to its epoch (one consistent history); ValueError unless
+        they are epochs 1..epoch."""
+        epoch = state["epoch"]
+        history = [h for h in state["history"] if isinstance(h, dict) and h.get("epoch", 0) <= epoch]
+        if [h.get("epoch") for h in history] != list(range(1, epoch + 1)):
+            raise ValueError(f"its history has epochs {[h.get('epoch') for h in state['history']]}, which do not "
+                             f"lead up to the checkpoint's epoch {epoch}")
+        return history
+
+    @classmethod
+    def _resume(cls, path: str | Path, config_changes: dict[str, Any], **init: Any) -> "Run":
+        """The run saved in ``path`` (a run directory or its ``checkpoint.pt``), built as ``cls(config,
+        directory, **init)``. Every problem is a one-line :class:`CheckpointError` naming the file: missing,
+        corrupt or foreign, another kind of run's (a training checkpoint given to a search), another format
+        version, incomplete, an invalid config, or a state that does not fit the run it describes."""
+        path = Path(path)
+        checkpoint = path / "checkpoint.pt" if path.is_dir() else path
+        state = load_checkpoint(checkpoint)
+        check_format(state, checkpoint, cls.kind, required=cls.state_keys)
+        try:
+            if not isinstance(state["config"], dict):
+                raise ValueError(f"'config' is a {type(state['config']).__name__}, not a dict")
+            config = cls.config_class.from_dict({**state["config"], **config_changes})
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{checkpoint}: its config is not a valid {cls.noun} config ({exc})") from None
+        run = cls(config, checkpoint.parent, _resuming=True, **init)
+        try:
+            run.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit the {run._describe()}: {first}") from None
+        return run
