@@ -24,8 +24,7 @@ from typing import Sequence, Union
 import torch
 from torch import nn
 
-from dartslib.arch.architecture import (NB201_NUM_NODES, NB201Arch, format_nb201_arch, is_nb201_arch,
-                                        parse_nb201_arch)
+from dartslib.arch.architecture import NB201_NUM_NODES, NB201Arch, format_nb201_arch, is_nb201_arch, parse_nb201_arch
 from dartslib.space.ops import ResNetBasicBlock, build_op
 from dartslib.space.spaces import NB201_EDGES
 

@@ -41,8 +41,10 @@ from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
-from dartslib.diagnostics.measures import (as_arrays, discretization_gap, dominant_ops, ies, is_exclusive, num_parametric,
-                          preserved_state, skip_count, take_batches)
+from dartslib.diagnostics.measures import (
+    as_arrays, discretization_gap, dominant_ops, ies, is_exclusive, num_parametric, preserved_state, skip_count,
+    take_batches
+)
 from dartslib.hooks import SearchHook
 from dartslib.space.spaces import SearchSpace, get_space
 

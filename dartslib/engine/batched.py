@@ -46,12 +46,16 @@ from torch.nn import functional as F
 
 from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SearchConfig
-from dartslib.space.ops import (AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock,
-                  SepConv, Zero)
-from dartslib.engine.loop import (Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext,
-                     run_as_child)
+from dartslib.space.ops import (
+    AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock, SepConv, Zero
+)
+from dartslib.engine.loop import (
+    Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
+)
 from dartslib.engine.run import stop_on_signals
-from dartslib.space.supernet import DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
+from dartslib.space.supernet import (
+    DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
+)
 
 __all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES"]
 

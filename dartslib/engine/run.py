@@ -21,8 +21,9 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import torch
 
-from dartslib.engine.checkpoint import (CheckpointError, check_format, load_checkpoint, remove_stale_temporaries,
-                                        save_checkpoint, write_text_atomic)
+from dartslib.engine.checkpoint import (
+    CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint, write_text_atomic
+)
 from dartslib.engine.distributed import Distributed
 from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
 

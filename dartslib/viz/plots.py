@@ -41,8 +41,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from dartslib.viz.cell_drawing import draw_cell, draw_genotype
-from dartslib.viz.style import (_NODE_PALETTE, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, op_color,
-                    run_colors, style)
+from dartslib.viz.style import (
+    _NODE_PALETTE, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, op_color, run_colors, style
+)
 from dartslib.diagnostics.measures import DOMINANCE_THRESHOLD, as_arrays, boundary_epoch
 from dartslib.diagnostics.recording import METRICS, Run, as_run, dominant_op_history, metric_series, op_weight_history
 from dartslib.space.spaces import SearchSpace, get_space
