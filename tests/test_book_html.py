@@ -94,18 +94,18 @@ VISIBLE_CODE_JS = """() => {
   return {inputs: inputs.map(e => e.innerText), proseFirst: !!proseFirst};
 }"""
 
-# For every explorer (a cell output that says "the slider below", as dartslib.book.explorer.Explorer does): are its
-# small multiples shown before that note and the slider (progress bars are widgets too, before any figure)?
+# For every explorer (a cell output that says "gives a slider", as dartslib.book.explorer.Explorer does): are its
+# small multiples shown, before that note, and no live widget (the slider is on request: explorer.widget())?
 WIDGETS_JS = """() => {
   const WIDGET = 'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets';
   const before = (a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
   return [...document.querySelectorAll(".cell_output")]
-    .map(o => [o, [...o.querySelectorAll("p, em")].find(e => e.textContent.includes("the slider below"))])
+    .map(o => [o, [...o.querySelectorAll("p, em")].find(e => e.textContent.includes("gives a slider"))])
     .filter(([o, note]) => note)
     .map(([o, note]) => {
       const img = [...o.querySelectorAll("img")].find(i => i.getClientRects().length);
       const widgets = [...o.querySelectorAll(WIDGET)];
-      return !!img && before(img, note) && widgets.length > 0 && before(note, widgets[widgets.length - 1]);
+      return !!img && before(img, note) && widgets.length === 0;
     });
 }"""
 
@@ -212,7 +212,7 @@ def test_page(page, entry):
         setup = [c[:200] for c in code["inputs"] if BOILERPLATE.search(c)]
         assert not setup, f"{entry}: visible code cells repeat the book's setup boilerplate: {setup}"
         widgets = page.evaluate(WIDGETS_JS)
-        assert all(widgets), f"{entry}: an explorer's widget comes before its static figure ({widgets})"
+        assert all(widgets), f"{entry}: an explorer shows no static figure before its note, or a live widget ({widgets})"
 
     # wide tables stay inside the text column
     overflowing = page.evaluate(OVERFLOWING_TABLES_JS)

@@ -46,3 +46,17 @@ def test_widget_redraws_on_slider_move():
 def test_bad_values(values, error):
     with pytest.raises(ValueError, match=error):
         Explorer("k", values, compute=lambda v: v, draw=_draw, progress=False)
+
+
+def test_displaying_an_explorer_shows_the_small_multiples_and_no_live_widget(monkeypatch):
+    """The built book (executed headless) gets the static figure and a note; the slider is on request, because
+    a headless execution sometimes never returns from a cell that displays an ipywidgets.Output."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    explorer = Explorer("p", [0.1, 0.9], compute=lambda v: v, draw=_draw)
+    explorer._ipython_display_()
+    kinds = [type(o).__name__ for o in shown]
+    assert kinds == ["Figure", "Markdown"] and ".widget()" in shown[1].data
+    assert type(explorer.widget()).__name__ == "VBox"   # control: the slider is still there, on request

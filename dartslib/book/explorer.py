@@ -34,13 +34,13 @@ class Explorer:
         draw: ``(ax, value, result) -> None``; draws one panel. It should set its own labels; the panel
             title is ``value_format.format(value)`` unless ``draw`` sets one.
         value_format: how a value is written on the slider and in panel titles.
-        progress: show a progress bar over the values while computing.
+        progress: show a (text) progress bar over the values while computing.
         sharey: panels of the static figure share their y axis (the usual case: compare the settings).
         panel_size: ``(width, height)`` of one panel in inches.
     """
 
     def __init__(self, knob: str, values: Sequence[Any], compute: Callable[[Any], Any], draw: Draw, *,
-                 value_format: str = "{}", progress: bool = True, sharey: bool = True,
+                 value_format: str = "{}", progress: bool = False, sharey: bool = True,
                  panel_size: tuple[float, float] = (2.6, 2.2)) -> None:
         values = list(values)
         if not values:
@@ -53,7 +53,7 @@ class Explorer:
         self.value_format, self.sharey, self.panel_size = value_format, sharey, panel_size
         iterator = values
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm.std import tqdm  # text, not a widget: see the module docstring
             iterator = tqdm(values, desc=knob, leave=False)
         self.results: list[Any] = [compute(v) for v in iterator]
 
@@ -112,13 +112,12 @@ class Explorer:
         return widgets.VBox([slider, out])
 
     def _ipython_display_(self) -> None:
-        # The small multiples first: they are all a reader of the HTML book (no kernel, maybe no network for
-        # the widgets' JavaScript) can see, so they must not sit below an empty slider.
+        # The small multiples: all a reader of the HTML book (no kernel, maybe no network for the widgets'
+        # JavaScript) can see. The slider is on request (widget()), see the module docstring.
         from IPython.display import Markdown, display
         display(self.static_figure())
-        display(Markdown(f"*With a running kernel (Jupyter, Colab), the slider below shows one setting of "
-                         f"{self.knob} at a time, larger:*"))
-        display(self.widget())
+        display(Markdown(f"*With a running kernel (Jupyter, Colab), `.widget()` of this explorer gives a slider that "
+                         f"shows one setting of {self.knob} at a time, larger.*"))
 
     def __repr__(self) -> str:
         return f"Explorer({self.knob!r}, values={self.values})"
