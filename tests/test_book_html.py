@@ -41,7 +41,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ERROR_WORDS = re.compile(r"Traceback|Error\b|Exception\b|Warning\b")
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{")
-BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure|def glue|%matplotlib|%config InlineBackend")
+BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure\b|def glue\s*\(|%matplotlib|%config InlineBackend")
 REPOSITORY_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 PLACEHOLDER = "REPLACE-WITH" in REPOSITORY_URL
 
