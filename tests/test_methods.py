@@ -14,11 +14,12 @@ from dartslib.arch.derive import derive
 from dartslib.diagnostics.entropy import summed_entropy
 from dartslib.methods.presets import METHODS, build_hooks, prepare_supernet
 from dartslib.space.op_weights import SparseSmoothWeights
-from dartslib.engine.loop import Search, SearchHook, SearchInterrupted, StepContext, search
+from dartslib.engine.loop import Search, SearchInterrupted, StepContext, search
 from dartslib.methods.skip_noise import SkipNoise, noise_std, set_skip_noise
 from dartslib.space.supernet import MixedEdge
 from dartslib.methods.temperature import TemperatureMixing, p_schedule
 from dartslib.methods.zero_one import ZeroOneLoss, zero_one_loss
+from stop_at import StopAt  # tests/stop_at.py
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, layers=3, max_steps_per_epoch=2, batch_size=32, image_size=8)
 
@@ -358,13 +359,6 @@ def test_summed_entropy():
 
 
 # ------------------------------------------------------------------------------------------ searches
-class StopAt(SearchHook):
-    def __init__(self, epoch, step):
-        self.epoch, self.step, self.search = epoch, step, None
-
-    def before_step(self, model, ctx):
-        if (ctx.epoch, ctx.step) == (self.epoch, self.step):
-            self.search.request_stop()
 
 
 @pytest.mark.parametrize("method, space", [("sp-darts", "nb201"), ("darts-minus", "nb201"),

@@ -21,6 +21,7 @@ from dartslib.cli import main
 from dartslib.data import DataFileError, load_dataset
 from dartslib.engine.rundir import RunDirectoryBusy, RunDirectoryError
 from dartslib.engine.loop import Search, SearchDiverged, SearchHook, SearchInterrupted, search
+from stop_at import StopAt  # tests/stop_at.py
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, max_steps_per_epoch=2, batch_size=32, image_size=8, device="cpu")
 CLI_TINY = ["--space", "nb201", "--cells-per-stage", "1", "--epochs", "2", "--C", "4", "--quiet", "--batch-size", "32",
@@ -43,15 +44,6 @@ def run_main(capsys, *argv):
 def assert_one_line_error(err):
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1, err
-
-
-class StopAt(SearchHook):
-    def __init__(self, epoch, step):
-        self.epoch, self.step, self.search = epoch, step, None
-
-    def before_step(self, model, ctx):
-        if (ctx.epoch, ctx.step) == (self.epoch, self.step):
-            self.search.request_stop()
 
 
 def interrupted_run(out, epoch=1, step=0, **overrides):
