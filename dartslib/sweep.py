@@ -33,13 +33,14 @@ import pandas as pd
 
 from dartslib.engine.checkpoint import write_json_atomic, write_text_atomic
 from dartslib.engine.config import SearchConfig, make_config
+from dartslib.engine.machine import machine_label
 from dartslib.engine.rundir import PARENT_ENV as _PARENT_ENV
 from dartslib.engine.rundir import die_with_parent as _die_with_parent
 
 __all__ = ["PlannedRun", "plan", "run_sweep", "collect", "COLUMNS"]
 
 COLUMNS = ["method", "space", "seed", "status", "skip_count", "parametric_ops", "supernet_acc", "eval_split",
-           "genotype", "seconds", "epochs", "reason"]
+           "genotype", "seconds", "epochs", "machine", "reason"]
 MANIFEST = "sweep.json"
 
 
@@ -234,7 +235,8 @@ def collect(path: str | Path) -> pd.DataFrame:
             split = metrics.get("eval_split", "valid")
             row.update(status="finished", genotype=result["genotype"], skip_count=skip_count(result["genotype"]),
                        parametric_ops=num_parametric(result["genotype"]), supernet_acc=metrics.get(f"{split}_acc"),
-                       eval_split=split, seconds=metrics.get("seconds"), epochs=metrics.get("epochs"))
+                       eval_split=split, seconds=metrics.get("seconds"), epochs=metrics.get("epochs"),
+                       machine=machine_label(result.get("machine")))
         elif known.get(name, {}).get("reason"):
             row.update(status="refused", reason=known[name]["reason"])
         elif (run_dir / FAILED).is_file():

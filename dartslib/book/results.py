@@ -32,6 +32,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from dartslib.engine.machine import machine_label
 from dartslib.space.ops import PARAMETER_FREE_OPS
 from dartslib.diagnostics.recording import Run, load_run
 
@@ -108,6 +109,19 @@ class CollapseRun:
         return self.run.config
 
     @property
+    def machine(self) -> str:
+        """Which machine wrote the run (:func:`dartslib.engine.machine.machine_label`); for a run written before
+        runs recorded it, the machine that ``reproduce.json`` beside the sweep folder names for that folder."""
+        if "machine" in self.result:
+            return machine_label(self.result["machine"])
+        registry = self.path.parent.parent / "reproduce.json"
+        if registry.is_file():
+            known = json.loads(registry.read_text()).get("references", {}).get(self.path.parent.name)
+            if known:
+                return f"{known['machine']} (not recorded in the run; from reproduce.json)"
+        return machine_label(None)
+
+    @property
     def method(self) -> str:
         return self.path.name.split("__")[0]
 
@@ -174,6 +188,7 @@ class CollapseRun:
                 "skip_weight": float(weights[-1][:, self.ops.index("skip_connect")].mean()),
                 "supernet_acc": metrics.get(f"{split}_acc", math.nan), "eval_split": split,
                 "seconds": metrics.get("seconds", math.nan), "epochs": len(self.history),
+                "machine": self.machine,
                 **{k: v for k, v in self.measures.items()}}
 
 

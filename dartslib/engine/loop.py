@@ -22,6 +22,7 @@ from dartslib.engine.config import SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
 from dartslib.engine.distributed import GradientSync, current as current_group
+from dartslib.engine.machine import machine_info
 from dartslib.hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.engine.loop.SearchHook)
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
@@ -119,10 +120,11 @@ class SearchResult:
     metrics: dict[str, Any]
     model: Supernet | None = field(default=None, repr=False)
     out_dir: Path | None = None
+    machine: dict[str, Any] | None = None  #: :func:`dartslib.engine.machine.machine_info` of the finishing process
 
     def to_json(self) -> dict[str, Any]:
         return {"genotype": self.genotype, "arch_weights": self.arch_weights, "config": self.config.to_dict(),
-                "metrics": self.metrics}
+                "metrics": self.metrics, **({"machine": self.machine} if self.machine is not None else {})}
 
 
 class Search(Run):
@@ -312,7 +314,7 @@ class Search(Run):
         metrics.update(epochs=self.epoch, eval_split=self.eval_split,
                        seconds=sum(h["seconds"] for h in self.history))
         return SearchResult(self.config, self.genotype(), self.arch_weights(), list(self.history), metrics,
-                            self.model, self.out_dir)
+                            self.model, self.out_dir, machine_info(self.device))
 
     def state_dict(self) -> dict[str, Any]:
         rng = self.rng_state()

@@ -26,6 +26,7 @@ from dartslib.data import BatchIterator, load_dataset
 from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
 from dartslib.arch.networks import build_network
 from dartslib.engine.loop import evaluate, resolve_device
+from dartslib.engine.machine import machine_info
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 
 __all__ = ["TrainConfig", "make_train_config", "Training", "TrainingDiverged", "TrainingInterrupted", "train",
@@ -222,7 +223,8 @@ class Training(Run):
             if self.out_dir is not None:
                 if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
                     self._write_history()
-                write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg)})
+                write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg),
+                                                                 "machine": machine_info(self.device)})
         return result
 
     def state_dict(self) -> dict[str, Any]:
