@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from dartslib.device import batches_on, model_device
 from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
@@ -96,11 +97,12 @@ def resolve_device(device: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches``."""
+    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches`` (moved to the model's
+    device)."""
     was_training = model.training
     model.eval()
     loss_sum = correct = count = 0.0
-    for x, y in batches:
+    for x, y in batches_on(batches, model_device(model)):
         logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
