@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, TypeVar
 import torch
 from torch import nn
 
-__all__ = ["model_device", "to_device", "batches_on"]
+__all__ = ["model_device", "to_device", "batches_on", "synchronize"]
 
 T = TypeVar("T")
 
@@ -46,3 +46,14 @@ def batches_on(batches: Iterable[T], device: torch.device | str) -> Iterator[T]:
     """Each batch of ``batches`` moved to ``device`` as it is drawn (lazy: one batch at a time on the device)."""
     for batch in batches:
         yield to_device(batch, device)
+
+
+def synchronize(device: torch.device | str | None = None) -> None:
+    """Wait for the work queued on ``device`` (CUDA or MPS) to finish; nothing on the CPU. Time a step on a GPU
+    between two calls of this: without it the clock measures the kernels' launch, not their work."""
+    device = torch.device(device) if device is not None else None
+    kind = device.type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "cuda" and torch.cuda.is_available():
+        torch.cuda.synchronize(device)
+    elif kind == "mps" and hasattr(torch, "mps") and torch.backends.mps.is_available():
+        torch.mps.synchronize()

@@ -8,9 +8,9 @@ A function that moves its batches runs its forward passes on ``meta``; where it 
 (``.item()``, ``float()``), meta raises its own error, which is accepted here only after at least one module
 call passed the device check (the point is the check, not the number).
 
-Without the device contract (dartslib before issue 20, commit 14f7b22) all 14 measurement and book-helper
-cases below fail with :class:`DeviceMismatch` (and the helper's own test with ImportError); the two controls
-pass either way.
+Without the device contract (dartslib before issue 20, commit 14f7b22) all 13 measurement and book-helper
+cases below fail with :class:`DeviceMismatch` (14 failures with the helper's own test, an ImportError); the
+two controls pass either way.
 """
 from __future__ import annotations
 
