@@ -221,3 +221,67 @@ def test_the_fix_is_the_one_helper():
     moved = to_device((torch.zeros(2), [torch.ones(1)], "label", 3), model_device(model))
     assert moved[0].device.type == "meta" and moved[1][0].device.type == "meta" and moved[2:] == ("label", 3)
     assert model_device(nn.ReLU()) == torch.device("cpu")  # no parameter: the CPU
+
+
+# ------------------------------------------------------------------------------------------ device selection
+
+def test_auto_falling_back_to_the_cpu_warns_at_small_and_paper_scale_with_the_reason(monkeypatch):
+    """``device="auto"`` on a machine where CUDA is not usable: silent at toy scale (the CPU is the plan), a
+    :class:`CPUFallbackWarning` naming the reason at small and paper; ``"cpu"`` asked for never warns."""
+    import warnings
+
+    from dartslib.device import CPUFallbackWarning
+    from dartslib.engine.loop import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)  # the reason: a CPU-only build
+    for scale, warns in (("toy", False), (None, False), ("small", True), ("paper", True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert resolve_device("auto", scale) == torch.device("cpu")
+            assert resolve_device("cpu", scale) == torch.device("cpu")
+        fallbacks = [w for w in caught if issubclass(w.category, CPUFallbackWarning)]
+        assert len(fallbacks) == int(warns), scale
+        if warns:
+            assert "CPU-only build" in str(fallbacks[0].message) and "--device cpu" in str(fallbacks[0].message)
+
+
+def test_the_reason_cuda_is_unavailable_names_the_drivers_complaint(monkeypatch):
+    from dartslib.device import cuda_unavailable_reason
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+
+    def old_driver():
+        raise RuntimeError("The NVIDIA driver on your system is too old (found version 11040).\nmore")
+
+    monkeypatch.setattr(torch.cuda, "init", old_driver)
+    assert cuda_unavailable_reason() == ("torch " + torch.__version__ + " (CUDA 12.4) cannot start CUDA: The NVIDIA "
+                                         "driver on your system is too old (found version 11040).")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cuda_unavailable_reason() is None  # control
+
+
+def test_the_repeatability_switches(monkeypatch):
+    """``DARTSLIB_DETERMINISTIC=1`` turns deterministic algorithms on and cuDNN's benchmark off even when asked
+    for; ``DARTSLIB_CUDNN_BENCHMARK=1`` alone turns the benchmark on; neither: both off."""
+    from dartslib.device import configure_cuda
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        assert configure_cuda({}) == {"deterministic": False, "cudnn_benchmark": False}
+        assert configure_cuda({"DARTSLIB_CUDNN_BENCHMARK": "1"}) == {"deterministic": False, "cudnn_benchmark": True}
+        assert torch.backends.cudnn.benchmark
+        both = {"DARTSLIB_DETERMINISTIC": "1", "DARTSLIB_CUDNN_BENCHMARK": "1"}
+        assert configure_cuda(both) == {"deterministic": True, "cudnn_benchmark": False}
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
+
+
+def test_synchronize_is_a_no_op_on_the_cpu():
+    from dartslib.device import synchronize
+
+    assert synchronize("cpu") is None and synchronize(None) is None
