@@ -728,3 +728,31 @@ def cutout(images: Tensor, centres: Tensor, length: int) -> Tensor:
     in_cols = (cols >= centres[:, 1, None] - half) & (cols < centres[:, 1, None] + half)  # (B, W)
     hole = in_rows[:, None, :, None] & in_cols[:, None, None, :]  # (B, 1, H, W)
     return images.masked_fill(hole, 0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Synthetic data in CIFAR-10's on-disk format (tests and the GPU check: a machine without internet)
+# --------------------------------------------------------------------------------------------------
+
+def write_synthetic_cifar10(root: str | os.PathLike[str], train_per_batch: int = 10, test: int = 10,
+                            seed: int = 0) -> Path:
+    """Write random images in CIFAR-10's own on-disk format under ``root`` and return the folder:
+    ``root/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}``, python-2-style pickles of dicts
+    with bytes keys (``b"data"``: ``(n, 3072)`` uint8 rows of R, G, B planes; ``b"labels"``: ``n`` ints in
+    0..9; ``b"batch_label"``, ``b"filenames"``), as the real archive holds them. :func:`load_dataset` reads
+    them with the same restricted unpickler as the real files. ``train_per_batch`` images in each of the five
+    training files, ``test`` in ``test_batch``; labels cycle through the ten classes."""
+    folder = Path(root).expanduser() / _LAYOUTS["cifar10"].folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    files = [(f"data_batch_{i}", train_per_batch, f"training batch {i} of 5") for i in range(1, 6)]
+    for index, (name, n, label) in enumerate(files + [("test_batch", test, "testing batch 1 of 1")]):
+        entry = {b"batch_label": label.encode(), b"labels": [int((index * n + k) % 10) for k in range(n)],
+                 b"data": rng.integers(0, 256, size=(n, 3 * 32 * 32), dtype=np.uint8),
+                 b"filenames": [f"synthetic_{k}.png".encode() for k in range(n)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(entry, f, protocol=2)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": names, b"num_cases_per_batch": train_per_batch, b"num_vis": 3072}, f, protocol=2)
+    return folder

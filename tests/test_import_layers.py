@@ -16,7 +16,7 @@ BOOK_ONLY = ("dartslib.book",)
 #: the layers, bottom first: a module may import its own layer and the layers below it, never one above.
 #: (Within a layer the cycle test above keeps the imports one-way.)
 LAYERS = [
-    ("dartslib.hooks", "dartslib.data"),       # leaves: what a method plugs in; the datasets and batches
+    ("dartslib.hooks", "dartslib.data", "dartslib.device"),  # leaves: method hooks; data and batches; devices
     ("dartslib.space",),                       # ops, spaces, op-weight forms, the supernet
     ("dartslib.arch",),                        # genotypes, NB201 strings, derivation, networks, counting
     ("dartslib.methods",),                     # presets and one module per switch

@@ -15,7 +15,9 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   :func:`~dartslib.make_config`, :func:`~dartslib.search`, :func:`~dartslib.derive`,
   :func:`~dartslib.get_space`, :func:`~dartslib.build_supernet` and the data pipeline
   (:func:`~dartslib.data.load_dataset`, :func:`~dartslib.data.split_train_valid`,
-  :class:`~dartslib.data.BatchIterator`). What only one chapter uses (a method's own module) is imported by
+  :class:`~dartslib.data.BatchIterator`), and the device helpers :func:`~dartslib.device.to_device`,
+  :func:`~dartslib.device.model_device` and :func:`~dartslib.device.synchronize` (a chapter that calls a model
+  itself moves its batches with them: a search leaves its model on CUDA when there is a GPU). What only one chapter uses (a method's own module) is imported by
   that chapter where it is first used, so the reader sees where it comes from;
 * :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
   prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
@@ -51,6 +53,7 @@ from dartslib.book import toys
 from dartslib.viz import plots
 from dartslib.viz.plots import band
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
+from dartslib.device import model_device, synchronize, to_device
 from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
 
@@ -68,6 +71,8 @@ __all__ = [
     # dartslib
     "dartslib", "plots", "diagnostics", "toys", "Explorer", "make_config", "search", "derive", "get_space",
     "build_supernet", "BatchIterator", "load_dataset", "split_train_valid",
+    # the device contract: batches follow the model (dartslib.device)
+    "model_device", "to_device", "synchronize",
     # the book's helpers
     "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many",
     # the committed real-supernet runs (dartslib.book.results)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from dartslib.data import BatchIterator, load_dataset
+from dartslib.device import batches_on, model_device
 
 __all__ = ["BetaBlock", "BetaResNet", "train_beta_resnet", "residual_gain_experiment", "load_residual_gain"]
 
@@ -65,7 +66,7 @@ class BetaResNet(nn.Module):
 def _accuracy(model: nn.Module, batches: Any) -> float:
     model.eval()
     correct = count = 0
-    for x, y in batches:
+    for x, y in batches_on(batches, model_device(model)):
         correct += (model(x).argmax(1) == y).sum().item()
         count += len(y)
     model.train()

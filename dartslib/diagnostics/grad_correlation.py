@@ -17,7 +17,8 @@ weights of every edge, separately for each searchable cell (the supernet shares 
 type; :func:`op_weight_gradients` gives each cell its own copy to differentiate). Non-learnable ops getting
 the more negative gradient is what makes their weights grow under gradient descent.
 
-Both use batch-statistics BN, as the search steps do, and leave the model untouched.
+Both use batch-statistics BN, as the search steps do, leave the model untouched, and move the batches to the
+model's device.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dartslib.device import model_device, to_device
 from dartslib.diagnostics.measures import preserved_state, set_measurement_mode
 
 __all__ = ["searchable_cells", "GradientCorrelation", "gradient_correlation", "op_weight_gradients"]
@@ -75,7 +77,7 @@ def _capture(model: nn.Module, batch: Batch) -> tuple[dict, dict]:
                 captured[key] = (args[0], output)
             handles.append(edge.register_forward_hook(hook))
     try:
-        x, y = batch
+        x, y = to_device(batch, model_device(model))
         loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
     finally:
         for h in handles:
@@ -141,7 +143,7 @@ def op_weight_gradients(model: nn.Module, batch: Batch) -> tuple[list[str], list
     with preserved_state(model):
         set_measurement_mode(model, "batch")
         try:
-            x, y = batch
+            x, y = to_device(batch, model_device(model))
             loss = nn.functional.cross_entropy(model(x), y)
         finally:
             for h in handles:

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from dartslib.device import model_device, to_device
 from dartslib.diagnostics.measures import Batches, preserved_state, set_measurement_mode
 
 __all__ = ["hvp_function", "power_iteration", "dense_hessian", "alpha_loss", "alpha_hessian",
@@ -91,8 +92,9 @@ def dense_hessian(hvp: Hvp, dim: int | None = None, device: torch.device | str |
 
 
 def alpha_loss(model: nn.Module, batches: Batches) -> Callable[[], torch.Tensor]:
-    """A closure: the mean cross-entropy of the supernet over ``batches`` (a function of its alphas)."""
-    batches = list(batches)
+    """A closure: the mean cross-entropy of the supernet over ``batches`` (a function of its alphas); the
+    batches are moved to the model's device once, here."""
+    batches = to_device(list(batches), model_device(model))
 
     def loss() -> torch.Tensor:
         total = sum(nn.functional.cross_entropy(model(x), y, reduction="sum") for x, y in batches)

@@ -24,6 +24,9 @@ supernet compute exactly that architecture (every unchosen op weighted 0, every 
 :func:`discretization_gap` compares the supernet's accuracy with its own one-hot version, without
 retraining (Zhang & Ding, 2023, Fig. 3b).
 
+Every function here that takes a model and batches moves the batches to the model's device
+(:mod:`dartslib.device`), so batches built on the CPU measure a model on CUDA.
+
 Measurements never change the model: :func:`preserved_state` restores the training flag, every buffer
 (BN running statistics) and the torch random state afterwards, and the alphas are never written
 (perturbed or discretised weights go through ``model(x, op_weights=...)``).
@@ -39,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dartslib.device import batches_on, model_device, to_device
 from dartslib.diagnostics.entropy import edge_entropies
 from dartslib.arch.architecture import ArchitectureLike, parse_architecture
 from dartslib.arch.genotype import Genotype
@@ -327,7 +331,7 @@ def accuracy(model: nn.Module, batches: Batches, op_weights: Mapping[str, torch.
     loss_sum = correct = count = 0.0
     with preserved_state(model), torch.no_grad():
         set_measurement_mode(model, bn)
-        for x, y in batches:
+        for x, y in batches_on(batches, model_device(model)):
             logits = model(x) if op_weights is None else model(x, op_weights=dict(op_weights))
             loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
@@ -360,7 +364,7 @@ def recalibrate_bn(model: nn.Module, batches: Batches, op_weights: Mapping[str, 
         set_measurement_mode(model, "batch")
         seen = 0
         with torch.no_grad():
-            for x, _ in batches:
+            for x, _ in batches_on(batches, model_device(model)):
                 model(x) if op_weights is None else model(x, op_weights=dict(op_weights))
                 seen += 1
         if seen == 0:
@@ -383,7 +387,7 @@ def finetuned_accuracy(model: nn.Module, batches: Batches, train_batches: Batche
     saturates (FairDARTS' and DARTS' one-hot supernets both sit near chance at 8x8)."""
     import copy
 
-    train_batches = list(train_batches)
+    train_batches = to_device(list(train_batches), model_device(model))
     net = copy.deepcopy(model)
     params = [p for p in net.weight_parameters()] if hasattr(net, "weight_parameters") else list(net.parameters())
     optimizer = torch.optim.SGD(params, lr, momentum=momentum)

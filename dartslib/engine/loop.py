@@ -17,6 +17,8 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from dartslib.device import (CPUFallbackWarning, batches_on, configure_cuda, cuda_unavailable_reason,
+                             model_device)
 from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
@@ -72,11 +74,25 @@ DEVICE_TYPES = ("cpu", "cuda", "mps")
 """Device types a search or training runs on."""
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: str, scale: str | None = None) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; otherwise ``cpu``, ``cuda``, ``cuda:N`` or ``mps``,
-    checked to exist here (ValueError naming ``--device`` otherwise)."""
+    checked to exist here (ValueError naming ``--device`` otherwise). At ``scale`` ``small`` or ``paper``,
+    ``"auto"`` falling back to the CPU warns (:class:`~dartslib.device.CPUFallbackWarning`) with the reason
+    CUDA is not usable; ``--device cpu`` asks for the CPU and does not warn. A CUDA device gets the
+    repeatability switches of :func:`~dartslib.device.configure_cuda`."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if resolved.type == "cpu" and scale in ("small", "paper"):
+            import warnings
+
+            hours = "days per search" if scale == "paper" else "hours"
+            warnings.warn(CPUFallbackWarning(
+                f"--device auto runs this {scale}-scale run on the CPU ({hours}), because CUDA is not usable: "
+                f"{cuda_unavailable_reason()}. Pass --device cpu (device='cpu') to run on the CPU on purpose."),
+                stacklevel=2)
+        if resolved.type == "cuda":
+            configure_cuda()
+        return resolved
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
@@ -86,9 +102,11 @@ def resolve_device(device: str) -> torch.device:
                          f"cuda or cuda:N")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {device!r} asked for, but CUDA is not available here; use --device cpu")
+            raise ValueError(f"--device {device!r} asked for, but CUDA is not available here "
+                             f"({cuda_unavailable_reason()}); use --device cpu")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        configure_cuda()
     if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"--device {device!r} asked for, but MPS is not available here; use --device cpu")
     return resolved
@@ -96,11 +114,12 @@ def resolve_device(device: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches``."""
+    """Mean cross-entropy and accuracy (in %) of ``model`` in eval mode over ``batches`` (moved to the model's
+    device)."""
     was_training = model.training
     model.eval()
     loss_sum = correct = count = 0.0
-    for x, y in batches:
+    for x, y in batches_on(batches, model_device(model)):
         logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -145,7 +164,7 @@ class Search(Run):
                  hooks: list[SearchHook] | None = None, overwrite: bool = False, *, _resuming: bool = False) -> None:
         # the process group: one process unless torch.distributed is initialised (torchrun)
         super().__init__(config, out_dir, progress, overwrite, _resuming, current_group())
-        self.device = self.dist.device(resolve_device(config.device))
+        self.device = self.dist.device(resolve_device(config.device, config.scale))
 
         torch.manual_seed(config.seed)
         full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)

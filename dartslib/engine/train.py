@@ -145,7 +145,7 @@ class Training(Run):
     def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True,
                  overwrite: bool = False, *, _resuming: bool = False) -> None:
         super().__init__(config, out_dir, progress, overwrite, _resuming)
-        self.device = resolve_device(config.device)
+        self.device = resolve_device(config.device, config.scale)
         torch.manual_seed(config.seed)
         train_data = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
         test_data = load_dataset(config.dataset, "test", root=config.data_dir, image_size=config.image_size)
