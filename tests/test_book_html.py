@@ -17,8 +17,8 @@ As a reader sees it (offline):
 * a chapter opens with prose, and its first visible code is the one-line import of ``dartslib.book``, not
   a screen of imports and helpers; no visible code cell repeats that setup;
 * no table runs out of the text column (wide ones scroll inside it);
-* no link or button points at the placeholder repository, Colab or Binder while the repository URL is a
-  placeholder, and a chapter offers its ``.ipynb`` for download;
+* no link or button points at a placeholder repository, Colab or Binder while the book has no home
+  (``book_home`` of ``_config.yml`` is empty), and a chapter offers its ``.ipynb`` for download;
 * where a chapter shows an explorer, its static small multiples come before the (offline: empty) widget.
 
 Without a browser, over the HTML file of every page (``tests/page_checks.py``; each check is tried on a control
@@ -48,8 +48,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ERROR_WORDS = re.compile(r"Traceback|Error\b|Exception\b|Warning\b")
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{")
 BOILERPLATE = re.compile(r"from myst_nb import glue|def new_figure\b|def glue\s*\(|%matplotlib|%config InlineBackend")
-REPOSITORY_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-PLACEHOLDER = "REPLACE-WITH" in REPOSITORY_URL
+# no public home yet (``book_home`` of _config.yml is empty): no link may need one
+PLACEHOLDER = not (yaml.safe_load((ROOT / "_config.yml").read_text()).get("book_home") or "").strip()
 
 # Text a reader sees, outside code and outside MathJax's own output (rendered elements only).
 VISIBLE_PROSE_JS = """() => {
