@@ -208,7 +208,7 @@ def test_beta_schedules():
     assert beta_schedule("cosine", 0, 50) == 1.0 and beta_schedule("cosine", 25, 50) == pytest.approx(0.5)
     assert beta_schedule("step", 44, 50) == 1.0 and beta_schedule("step", 45, 50) == 0.0
     assert beta_schedule("constant", 49, 50, beta0=0.7) == 0.7
-    # long searches: hold beta0, decay over the last 50 epochs only (darts-minus.md Sec. 4.4)
+    # long searches: hold beta0, decay over the last 50 epochs only (Chu et al., 2021, Sec. 4.4)
     assert beta_schedule("linear", 99, 150, decay_epochs=50) == 1.0
     assert beta_schedule("linear", 100, 150, decay_epochs=50) == 1.0
     assert beta_schedule("linear", 149, 150, decay_epochs=50) == pytest.approx(1 / 50)

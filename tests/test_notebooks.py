@@ -134,21 +134,38 @@ def test_book_helpers_exist_and_export_what_chapters_use():
         assert name in book.__all__, f"dartslib.book does not export {name}"
 
 
-def test_no_button_needs_the_placeholder_repository():
-    """While _config.yml's repository URL is the placeholder, every button that needs a repository is off
-    (Colab, Binder, JupyterHub, Deepnote, Thebe, repository, issues, edit); the download button stays on."""
+def test_no_button_needs_a_repository_until_the_book_has_a_home():
+    """While _config.yml's ``book_home`` is empty, every button that needs a repository is off (Colab, Binder,
+    JupyterHub, Deepnote, Thebe, repository, issues, edit) and the Preface's install command is a generic one;
+    the download button stays on. Setting ``book_home`` turns the buttons and the command on (_ext/book_home.py)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        import book_home
+    finally:
+        sys.path.pop(0)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    url = config["repository"]["url"]
-    if "REPLACE-WITH" not in url:
-        pytest.skip(f"the repository URL is real ({url}); buttons may point at it")
+    assert "book_home" in config, "_config.yml: the one switch `book_home` is missing"
+    assert (config.get("sphinx", {}).get("local_extensions") or {}).get("book_home") == "_ext"
+    assert "REPLACE-WITH" not in (ROOT / "_config.yml").read_text(), "_config.yml holds a placeholder URL"
+    home = book_home.home_of(ROOT / "_config.yml")
     launch = config.get("launch_buttons", {}) or {}
     on = {k: v for k, v in launch.items() if k.endswith("_url") and v}
-    assert not on, f"_config.yml launch_buttons point at services that need the (placeholder) repository: {on}"
+    assert not on, f"_config.yml launch_buttons are set by book_home, not by hand: {on}"
     assert not launch.get("thebe"), "_config.yml: thebe needs a real repository on Binder"
     html = config.get("html", {}) or {}
     buttons = {k: html.get(k) for k in ("use_repository_button", "use_issues_button", "use_edit_page_button")}
-    assert not any(buttons.values()), f"_config.yml: buttons that link to the placeholder repository: {buttons}"
+    assert not any(buttons.values()), f"_config.yml: buttons are set by book_home, not by hand: {buttons}"
     assert html.get("use_download_button", True), "_config.yml: keep the download button (the .ipynb of a chapter)"
+    off, on_ = book_home.settings(""), book_home.settings("https://github.com/someone/dartslib")
+    assert not any(v for k, v in off["theme"]["launch_buttons"].items() if k.endswith("_url"))
+    assert not off["theme"]["use_repository_button"] and "git+" not in off["substitutions"]["install_from_repository"]
+    assert on_["theme"]["launch_buttons"]["colab_url"] and on_["theme"]["use_repository_button"]
+    assert "git+https://github.com/someone/dartslib" in on_["substitutions"]["install_from_repository"]
+    if not home:
+        preface = (ROOT / "book" / "preface.md").read_text()
+        assert "{{ install_from_repository }}" in preface and "git+" not in preface
 
 
 def test_math_is_served_with_the_book():

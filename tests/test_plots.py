@@ -90,6 +90,54 @@ def test_methods_keep_their_colours():
     assert len(set(colours.values())) == 5
 
 
+def test_every_preset_has_its_own_colour_under_every_name_the_book_prints():
+    from dartslib.methods.presets import METHODS
+    from dartslib.viz.plots import is_method, method_color, method_colors
+
+    colours = {m: method_color(m) for m in METHODS}
+    assert all(is_method(m) for m in METHODS), [m for m in METHODS if not is_method(m)]
+    assert len(set(colours.values())) == len(METHODS), f"two presets share a colour: {colours}"
+    printed = {"DARTS": "darts", "DARTS-": "darts-minus", "FairDARTS": "fairdarts", "SP-DARTS": "sp-darts",
+               "Single-DARTS": "single-darts", "DARTS 2nd": "darts-2nd", "darts-1st": "darts"}
+    for name, preset in printed.items():
+        assert method_color(name) == colours[preset], name
+    # a name that is no preset (an ablation arm) never takes a preset's colour, and arms differ from each other
+    arms = method_colors(["darts", "sparse-only", "smooth-only"])
+    assert arms["darts"] == colours["darts"]
+    assert arms["sparse-only"] not in colours.values() and arms["smooth-only"] not in colours.values()
+    assert arms["sparse-only"] != arms["smooth-only"]
+
+
+def test_plots_draw_a_method_in_its_colour(tmp_path):
+    from matplotlib.colors import to_hex
+    from dartslib.viz.plots import method_color
+
+    runs = [synthetic_run(method=name, seed=i) for i, name in enumerate(("darts", "sp-darts", "fairdarts"))]
+    fig = compare_runs(runs, labels=["darts", "SP-DARTS", "fairdarts"])
+    drawn = {to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()}
+    for name in ("darts", "sp-darts", "fairdarts"):
+        assert method_color(name) in drawn, f"{name} is not drawn in its colour {method_color(name)}: {drawn}"
+
+
+def test_chapters_take_method_colours_from_the_palette():
+    """No chapter writes its own hex colour for a method (``{"darts": "#333333"}``): a method's colour comes
+    from dartslib.viz (plots.method_color / plots.method_colors / plots.run_colors), the same in every chapter."""
+    import re
+    from pathlib import Path
+
+    from dartslib.methods.presets import METHODS
+    from dartslib.viz.plots import is_method
+
+    pattern = re.compile(r"""["']([A-Za-z0-9 +-]+)["']\s*:\s*["']#[0-9a-fA-F]{3,6}["']""")
+    bad = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "nbs").glob("*.ipynb")):
+        source = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                           for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        bad += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(source) if is_method(m.group(1))]
+    assert not bad, f"hard-coded method colours (use plots.method_color): {bad}"
+    assert len(METHODS) >= 5
+
+
 # ------------------------------------------------------------------------------------------ figures
 
 RUNS = {"nb201": dict(space="nb201"), "darts": dict(space="darts"),

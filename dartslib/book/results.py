@@ -14,7 +14,7 @@ which resumes when the chapter is run again::
     res.of("darts")        # the runs of one method, by seed: CollapseRun objects
     res.retrained("train_hard")
 
-The regime (issue 13; ``book/results/collapse/REGIME.md``): NB201 with C=8 and 5 cells per stage, 8x8
+The regime (``book/results/collapse/REGIME.md``): NB201 with C=8 and 5 cells per stage, 8x8
 digits, batch 64, 30 epochs (360 architecture steps), the alphas' Adam lr 3e-3, one CPU thread per search.
 """
 from __future__ import annotations

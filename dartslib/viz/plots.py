@@ -5,7 +5,8 @@ is enough). Computation lives in :mod:`dartslib.diagnostics.measures`; this modu
 
 Colours: every op of :data:`dartslib.space.ops.OPS` has one colour for the whole book (:data:`OP_COLORS`):
 parameter-free ops warm or grey (``skip_connect`` red-orange, as in Chu et al. (2020), Fig. 3), parametric
-ops cool (blues, greens, purples). Methods have fixed colours too (:data:`METHOD_COLORS`).
+ops cool (blues, greens, purples). Every method preset has one colour too (:data:`METHOD_COLORS`, looked up with
+:func:`method_color`); a figure that compares methods draws each in that colour, in every chapter.
 
 ==================================  ===================================================================
 :func:`plot_dominant_ops`           stacked area of dominant ops per epoch (Chu et al., 2020, Fig. 1, 2, 7)
@@ -42,14 +43,16 @@ from matplotlib.ticker import MaxNLocator
 
 from dartslib.viz.cell_drawing import draw_cell, draw_genotype
 from dartslib.viz.style import (
-    _NODE_PALETTE, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, op_color, run_colors, style
+    _NODE_PALETTE, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, is_method, method_color,
+    method_colors, op_color, run_colors, style
 )
 from dartslib.diagnostics.measures import DOMINANCE_THRESHOLD, as_arrays, boundary_epoch
 from dartslib.diagnostics.recording import METRICS, Run, as_run, dominant_op_history, metric_series, op_weight_history
 from dartslib.space.spaces import SearchSpace, get_space
 
 __all__ = [
-    "OP_COLORS", "OP_SHORT", "OP_ORDER", "METHOD_COLORS", "op_color", "run_colors", "style", "save_figure",
+    "OP_COLORS", "OP_SHORT", "OP_ORDER", "METHOD_COLORS", "op_color", "method_color", "method_colors", "is_method",
+    "run_colors", "style", "save_figure",
     "plot_dominant_ops", "plot_edge_weights", "plot_weight_heatmap", "plot_weight_histogram", "plot_metric",
     "plot_ies", "plot_discretization_gap", "plot_eigenvalues", "plot_gradient_correlation",
     "plot_op_weight_gradients", "plot_landscape", "plot_skip_counts", "plot_training_curves",
@@ -516,8 +519,8 @@ def _pick_cells(n: int, cells: Sequence[int] | None) -> list[int]:
 
 def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, cells: Sequence[int] | None = None,
                               value: str = "cosine") -> Figure:
-    """Single-darts.md Eq. 8 per node of the first, middle and last search cells (or ``cells``) per recorded
-    epoch (Fig. 2). Several runs (e.g. bi-level vs single-level) get one line style per label; runs sharing
+    """The correlation term of Hou et al. (2021), Eq. 8, per node of the first, middle and last search cells
+    (or ``cells``) per recorded epoch (their Fig. 2). Several runs (e.g. bi-level vs single-level) get one line style per label; runs sharing
     a label (seeds) are averaged.
 
     ``value="cosine"``: scale-free, in [-1, 1] (1 when both steps use the same batch); ``"raw"``: Eq. 8 as

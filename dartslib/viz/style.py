@@ -12,7 +12,8 @@ from typing import Any, Iterator, Sequence
 import matplotlib
 from matplotlib.figure import Figure
 
-__all__ = ["OP_COLORS", "OP_SHORT", "OP_ORDER", "METHOD_COLORS", "BOOK_RC", "op_color", "run_colors", "style"]
+__all__ = ["OP_COLORS", "OP_SHORT", "OP_ORDER", "METHOD_COLORS", "BOOK_RC", "op_color", "method_color", "method_colors",
+           "is_method", "run_colors", "style"]
 
 # ------------------------------------------------------------------------------------------ palette
 
@@ -45,11 +46,28 @@ OP_ORDER: tuple[str, ...] = tuple(OP_COLORS)
 """Legend and stacking order: parameter-free ops first (skip at the bottom of a stack), then parametric."""
 
 METHOD_COLORS: dict[str, str] = {
-    "darts": "#404040", "darts2nd": "#8a8a8a", "fairdarts": "#0072b2", "dartsminus": "#009e73",
-    "spdarts": "#d55e00", "singledarts": "#cc79a7", "singledartssigmoid": "#882255",
-    "dartsgaussian": "#e69f00", "dartsm2": "#56b4e9", "dartsnoskip": "#999933", "dartslargearchlr": "#b15928",
+    "darts": "#404040",                    # dark grey: the baseline every chapter compares with
+    "darts2nd": "#8a8a8a",                 # grey
+    "fairdarts": "#0072b2",                # blue
+    "dartsminus": "#009e73",               # green
+    "spdarts": "#d55e00",                  # vermillion
+    "singledarts": "#cc79a7",              # pink
+    "singledartssoftmax": "#aa4499",       # purple
+    "singledartssigmoidinit0": "#44aa99",  # teal
+    "singledartssigmoid": "#882255",       # wine
+    "dartsgaussian": "#e69f00",            # orange
+    "dartsm2": "#56b4e9",                  # sky blue
+    "dartsnoskip": "#999933",              # olive
+    "dartslargearchlr": "#b15928",         # brown
 }
-"""Fixed colours of the methods (keys: the method name lower-cased without punctuation)."""
+"""The one colour of every method preset (:data:`dartslib.methods.presets.METHODS`) in every figure of the book.
+
+Keys are the preset name lower-cased without punctuation (``"darts-minus"`` -> ``"dartsminus"``); look a method
+up with :func:`method_color`, which also accepts the names the book prints (``"DARTS-"``, ``"SP-DARTS"``)."""
+
+_METHOD_ALIASES: dict[str, str] = {"darts1st": "darts", "dartsfirstorder": "darts", "dartssecondorder": "darts2nd",
+                                   "darts2ndorder": "darts2nd"}
+_SPARE_PALETTE = ("#332288", "#117733", "#ddcc77", "#661100", "#6699cc", "#aa4466", "#888888")
 
 _RUN_PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#404040", "#f0e442")
 _NODE_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d")
@@ -83,17 +101,46 @@ def _method_key(label: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key)
 
 
+def method_color(name: str) -> str:
+    """The book colour of the method ``name``: a preset name (``"sp-darts"``) or its printed form (``"SP-DARTS"``).
+
+    Every chapter draws a method in this colour. A name that is not a preset (an ablation arm such as
+    ``"sparse-only"``) gets a stable colour of a spare palette that no preset uses."""
+    key = _method_key(name)
+    key = _METHOD_ALIASES.get(key, key)
+    if key in METHOD_COLORS:
+        return METHOD_COLORS[key]
+    return _SPARE_PALETTE[sum(map(ord, key)) % len(_SPARE_PALETTE)]
+
+
+def is_method(name: str) -> bool:
+    """Whether ``name`` names a preset of :data:`METHOD_COLORS` (in any of the spellings :func:`method_color` reads)."""
+    key = _method_key(name)
+    return _METHOD_ALIASES.get(key, key) in METHOD_COLORS
+
+
+def method_colors(names: Sequence[str]) -> dict[str, str]:
+    """``name -> colour`` for several methods: a preset's own colour; other names a spare colour, distinct
+    from each other and from the presets'."""
+    out = {n: method_color(n) for n in dict.fromkeys(names) if is_method(n)}
+    spare = [c for c in _SPARE_PALETTE + _RUN_PALETTE if c not in METHOD_COLORS.values()]
+    for n in dict.fromkeys(names):
+        if n not in out:
+            free = [c for c in spare if c not in out.values()] or list(_SPARE_PALETTE)
+            out[n] = free[0]
+    return out
+
+
 def run_colors(labels: Sequence[str]) -> dict[str, str]:
-    """A colour per distinct label: a method's fixed colour when the label names one, else the palette."""
+    """A colour per distinct label: a method's fixed colour (:func:`method_color`) when the label names a
+    method, else a colour of the palette that no other label of ``labels`` has."""
     out: dict[str, str] = {}
-    spare = [c for c in _RUN_PALETTE]
     for label in dict.fromkeys(labels):
-        key = _method_key(label)
-        if key in METHOD_COLORS and METHOD_COLORS[key] not in out.values():
-            out[label] = METHOD_COLORS[key]
+        if is_method(label) and method_color(label) not in out.values():
+            out[label] = method_color(label)
     for label in dict.fromkeys(labels):
         if label not in out:
-            free = [c for c in spare if c not in out.values()] or list(_RUN_PALETTE)
+            free = [c for c in _RUN_PALETTE if c not in out.values()] or list(_RUN_PALETTE)
             out[label] = free[0]
     return out
 
