@@ -17,7 +17,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   (:func:`~dartslib.data.load_dataset`, :func:`~dartslib.data.split_train_valid`,
   :class:`~dartslib.data.BatchIterator`), and the device helpers :func:`~dartslib.device.to_device`,
   :func:`~dartslib.device.model_device` and :func:`~dartslib.device.synchronize` (a chapter that calls a model
-  itself moves its batches with them: a search leaves its model on CUDA when there is a GPU). What only one chapter uses (a method's own module) is imported by
+  itself moves its batches with them: a search leaves its model on CUDA when there is a GPU). What only
+  one chapter uses (a method's own module) is imported by
   that chapter where it is first used, so the reader sees where it comes from;
 * :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
   prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
@@ -65,7 +66,7 @@ from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.device import model_device, synchronize, to_device
 from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
-from dartslib.book.runs import OptInRequired, opt_in, runs_root
+from dartslib.book.runs import CURRENT, OptInRequired, opt_in, runs_root
 
 try:  # the book build pastes computed numbers into its prose with myst-nb's glue
     from myst_nb import glue
@@ -198,8 +199,7 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
         runs = runs_root() / scale / name
         runs.mkdir(parents=True, exist_ok=True)
     chapter = Chapter(name=name, scale=scale, device=device, runs=runs)
-    global _CURRENT
-    _CURRENT = chapter
+    CURRENT["name"] = name
     if not quiet:
         print(f"dartslib {dartslib.__version__}, torch {torch.__version__}, scale {scale!r}, device {device}, "
               f"{torch.get_num_threads()} CPU thread(s)")
@@ -211,15 +211,6 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
                 print(f"WARNING: scale {scale!r} on the CPU: CUDA is not usable here ({cuda_unavailable_reason()})")
     return chapter
 
-
-_CURRENT: Chapter | None = None  #: the chapter started last in this process (names the command to run it)
-
-
-def chapter_command(scale: str) -> str:
-    """The command that runs the current chapter at ``scale`` with its searches allowed."""
-    name = _CURRENT.name if _CURRENT is not None else "NOTEBOOK"
-    return (f"DARTSLIB_SCALE={scale} DARTSLIB_RUN_SWEEPS=1 jupyter execute nbs/{name}.ipynb "
-            f"--output={name}_{scale}.ipynb")
 
 
 def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
@@ -282,11 +273,9 @@ def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Pat
     """
     keys = list(configs)
     out_dirs = out_dirs or {}
-    scales = {getattr(configs[k], "scale", "toy") for k in keys}
-    if scales - {"toy"}:  # small/paper: load what exists, run the rest only on request
-        scale = "paper" if "paper" in scales else "small"
-        opt_in(f"{len(keys)} search(es) of this cell ({desc})", [out_dirs.get(k) for k in keys],
-               [configs[k] for k in keys], chapter_command(scale))
+    # small/paper: load what exists, run the rest only on request (toy: always runs)
+    opt_in(f"{len(keys)} search(es) of this cell ({desc})", [out_dirs.get(k) for k in keys],
+           [configs[k] for k in keys])
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     jobs = {k: (configs[k], out_dirs.get(k), hooks(k, configs[k]) if hooks else None) for k in keys}
     if workers <= 1 or len(keys) <= 1:

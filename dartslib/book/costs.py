@@ -189,7 +189,8 @@ def estimate_chapters(sweep_methods: tuple[str, ...], scales: tuple[str, ...] = 
     cache: dict[tuple, dict[str, float]] = {}
     rows = []
     for scale in scales:
-        sweep = [(what, cfg, n, estimate_search(cfg, gpu_check, cache)) for what, cfg, n in _collapse_sweep(scale, sweep_methods)]
+        sweep = [(what, cfg, n, estimate_search(cfg, gpu_check, cache))
+                 for what, cfg, n in _collapse_sweep(scale, sweep_methods)]
         sweep_hours = sum(n * c.gpu_hours for _, _, n, c in sweep)
         sweep_peak = max(c.peak_gib for *_, c in sweep)
         for chapter in CHAPTERS:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 __all__ = ["RUNS_ENV", "RUN_SWEEPS_ENV", "DEFAULT_RUNS", "runs_root", "sweeps_allowed", "OptInRequired",
-           "opt_in", "price"]
+           "opt_in", "price", "chapter_command", "CURRENT"]
 
 RUNS_ENV = "DARTSLIB_RUNS"
 RUN_SWEEPS_ENV = "DARTSLIB_RUN_SWEEPS"
@@ -46,12 +46,29 @@ def price(configs: Sequence[Any]) -> str:
             f"{max(c.peak_gib for c in costs):.1f} GiB of GPU memory ({status}; how: dartslib.book.costs)")
 
 
-def opt_in(what: str, run_dirs: Sequence[Path | None], configs: Sequence[Any], command: str) -> bool:
-    """Let ``what`` run, or raise :class:`OptInRequired`. Returns True when every run in ``run_dirs`` is
-    finished (nothing will run: they are loaded), False when some will run because ``DARTSLIB_RUN_SWEEPS=1``.
+#: the chapter started last in this process (``{"name": ...}``; set by ``dartslib.book.start_chapter``)
+CURRENT: dict[str, str] = {}
 
-    ``command``: the exact command that runs them (printed with their price in the error, and when they start).
+
+def chapter_command(scale: str) -> str:
+    """The command that runs the current chapter at ``scale`` with its searches allowed."""
+    name = CURRENT.get("name", "NOTEBOOK")
+    return (f"DARTSLIB_SCALE={scale} DARTSLIB_RUN_SWEEPS=1 jupyter execute nbs/{name}.ipynb "
+            f"--output={name}_{scale}.ipynb")
+
+
+def opt_in(what: str, run_dirs: Sequence[Path | None], configs: Sequence[Any], command: str | None = None) -> bool:
+    """Let ``what`` run, or raise :class:`OptInRequired`. Returns True when every run in ``run_dirs`` is
+    finished (nothing will run: they are loaded), False when some will run: at toy scale (``configs`` all
+    ``toy``: minutes, always allowed) or because ``DARTSLIB_RUN_SWEEPS=1``.
+
+    ``command``: the exact command that runs them (default: the current chapter's, :func:`chapter_command`),
+    printed with their price in the error and when they start.
     """
+    scales = {getattr(c, "scale", "toy") for c in configs}
+    if scales <= {"toy"}:
+        return False
+    command = command or chapter_command("paper" if "paper" in scales else "small")
     if run_dirs and all(d is not None and (Path(d) / "result.json").is_file() for d in run_dirs):
         return True
     cost = price(configs)
