@@ -113,6 +113,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=_device, default="auto",
                    help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
     p.add_argument("--data-dir", default=None, help="where the data sets live (default: $DARTSLIB_DATA)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch a missing CIFAR-10/100 through torchvision into the data root, checked against its "
+                        "MD5 sums (off by default: nothing is downloaded without it)")
     p.add_argument("--out", default=None,
                    help="output directory (checkpoints, history, result); one run per directory: an existing "
                         "run is refused unless --resume or --overwrite, and OUT/.lock is held while running")
@@ -483,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     runners = {"search": _run_search, "train": _run_train, "count": _run_count, "plot": _run_plot,
                "sweep": _run_sweep}
     try:
+        if getattr(args, "download", False):  # --download: fetch a missing data set before the run reads it
+            from dartslib.data import ensure_downloaded
+
+            ensure_downloaded(args.dataset or ("cifar10" if args.scale == "paper" else "digits"), args.data_dir)
         return runners[args.command](args)
     except RunInterrupted as exc:
         where = f"; resume with: python -m dartslib {args.command} --resume {exc.checkpoint.parent}" \

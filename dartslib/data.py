@@ -2,7 +2,11 @@
 
 A dataset is an :class:`ImageData`: all images as one ``(N, C, H, W)`` uint8 tensor plus int64 labels,
 the class count and the per-channel normalisation statistics. ``load_dataset(name, split)`` reads one
-from disk (or, for ``"digits"``, from scikit-learn); nothing is ever downloaded.
+from disk (or, for ``"digits"``, from scikit-learn); nothing is downloaded unless asked: with ``download=True``
+(the CLI's ``--download``) a missing CIFAR-10 or CIFAR-100 is fetched through ``torchvision.datasets`` into the
+data root, its archive and every file checked against torchvision's MD5 sums, and then read by this module's
+own restricted unpickler like any other copy (torchvision's own loader, which unpickles without restriction,
+is never run).
 
 Where the files are looked for (the *data root*): the ``root`` argument, else the environment variable
 ``DARTSLIB_DATA``, else ``~/.cache/dartslib``. Inside the root each dataset has its usual folder:
@@ -38,7 +42,7 @@ from torch.nn import functional as F
 __all__ = [
     "ImageData", "load_dataset", "split_train_valid", "BatchIterator", "PersistentStream",
     "DatasetNotFoundError", "DataFileError", "DATASETS", "SPLITS", "data_root", "channel_stats", "pass_generator",
-    "random_crop", "cutout",
+    "random_crop", "cutout", "write_synthetic_cifar10", "DOWNLOADABLE", "download_dataset", "ensure_downloaded",
 ]
 
 DATASETS = ("digits", "cifar10", "cifar100", "svhn", "imagenet16-120")
@@ -221,7 +225,7 @@ _LAYOUTS: dict[str, _Layout] = {
 
 
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] | None = None,
-                 image_size: int | None = None) -> ImageData:
+                 image_size: int | None = None, download: bool = False) -> ImageData:
     """Load split ``split`` of dataset ``name`` as uint8 tensors on the CPU.
 
     Args:
@@ -231,6 +235,8 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] |
         root: the data root (see the module docstring); unused for ``"digits"``.
         image_size: side of the returned (square) images; others are resized bilinearly (antialiased
             when shrinking). ``None`` keeps the native size (16 for the upsampled digits).
+        download: when the files are missing, fetch them first (:func:`download_dataset`; CIFAR-10 and
+            CIFAR-100 only). Off by default: CI and offline machines never reach the network.
 
     Raises:
         ValueError: unknown ``name`` or ``split``.
@@ -246,7 +252,13 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] |
 
     if name == "digits":
         return _load_digits(split, image_size or _DIGITS_SIZE)
-    folder = _find_folder(name, split, root)
+    try:
+        folder = _find_folder(name, split, root)
+    except DatasetNotFoundError:
+        if not download:
+            raise
+        download_dataset(name, root)
+        folder = _find_folder(name, split, root)
     if name == "cifar10":
         data = _load_cifar(folder, _LAYOUTS[name].files[split], "labels", 10, _CIFAR10_STATS, name)
     elif name == "cifar100":
@@ -276,7 +288,9 @@ def _find_folder(name: str, split: str, root: str | os.PathLike[str] | None) -> 
         f"dataset {name!r} (split {split!r}) not found: expected {', '.join(files)} in {expected}{also}; "
         f"missing: {', '.join(missing)}.\n"
         f"The data root {root_path} comes from {source}; pass `root=...` or set ${ENV_VAR} to use another.\n"
-        f"To get {name}: " + layout.how_to_get.format(root=root_path))
+        f"To get {name}: " + layout.how_to_get.format(root=root_path)
+        + ("\nOr let dartslib fetch it: --download (Python: load_dataset(..., download=True))."
+           if name in DOWNLOADABLE else ""))
 
 
 def _load_digits(split: str, image_size: int) -> ImageData:
@@ -756,3 +770,55 @@ def write_synthetic_cifar10(root: str | os.PathLike[str], train_per_batch: int =
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": train_per_batch, b"num_vis": 3072}, f, protocol=2)
     return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# Download (opt-in): through torchvision, verified, then read by the restricted unpickler above
+# --------------------------------------------------------------------------------------------------
+
+DOWNLOADABLE = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
+"""Data sets :func:`download_dataset` fetches, and the ``torchvision.datasets`` class that knows where from."""
+
+
+def download_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Fetch ``name`` into the data root (``root``, else ``$DARTSLIB_DATA``, else ``~/.cache/dartslib``) through
+    ``torchvision.datasets``: the archive at the torchvision class's ``url``, checked against its MD5 and
+    extracted by ``torchvision.datasets.utils.download_and_extract_archive``; then every extracted file is
+    checked against torchvision's per-file MD5. Returns the dataset's folder. The files are read afterwards by
+    :func:`load_dataset` with the restricted unpickler, never by torchvision's loader.
+
+    Raises:
+        ValueError: ``name`` cannot be downloaded (one line naming ``--download`` and what can).
+        DataFileError: a downloaded file does not match its checksum (naming the file).
+    """
+    if name not in DOWNLOADABLE:
+        raise ValueError(f"--download fetches {', '.join(DOWNLOADABLE)}, not {name!r}; see the error without "
+                         f"--download for how to get {name}")
+    import torchvision.datasets as tv_datasets
+    from torchvision.datasets import utils as tv_utils
+
+    source = getattr(tv_datasets, DOWNLOADABLE[name])
+    root_path = _resolve_root(root)[0]
+    root_path.mkdir(parents=True, exist_ok=True)
+    tv_utils.download_and_extract_archive(source.url, str(root_path), filename=source.filename,
+                                          md5=source.tgz_md5)
+    folder = root_path / source.base_folder
+    for file, md5 in [*source.train_list, *source.test_list, (source.meta["filename"], source.meta["md5"])]:
+        if not tv_utils.check_integrity(str(folder / file), md5):
+            raise DataFileError(f"{folder / file}: downloaded, but missing or not matching torchvision's MD5 {md5}; "
+                                f"delete {folder} and download again")
+    return folder
+
+
+def ensure_downloaded(name: str, root: str | os.PathLike[str] | None = None) -> bool:
+    """``--download``: fetch ``name`` (:func:`download_dataset`) unless its train and test files are already in
+    the data root; True when it downloaded. The digits ship with scikit-learn: nothing to fetch."""
+    if name == "digits":
+        return False
+    try:
+        for split in ("train", "test"):
+            _find_folder(name, split, root)
+        return False
+    except DatasetNotFoundError:
+        download_dataset(name, root)
+        return True

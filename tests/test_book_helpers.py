@@ -34,8 +34,8 @@ def test_band_plots_the_mean_and_one_sample_standard_deviation():
 
 
 def test_start_chapter_sets_threads_empties_its_runs_and_rejects_a_bad_scale(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(book.tempfile, "gettempdir", lambda: str(tmp_path))
-    base = tmp_path / "dartslib-book" / "09_test"
+    monkeypatch.setenv("DARTSLIB_RUNS", str(tmp_path))
+    base = tmp_path / "toy" / "09_test"
     old_run = base / f"run-{os.getpid()}" / "darts-seed0" / "result.json"   # this kernel's previous execution
     dead_run = base / "run-999999999" / "result.json"                      # an execution whose process ended
     live_run = base / f"run-{os.getppid()}" / "result.json"                # another live execution: kept

@@ -285,3 +285,25 @@ def test_synchronize_is_a_no_op_on_the_cpu():
     from dartslib.device import synchronize
 
     assert synchronize("cpu") is None and synchronize(None) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu_check.sh runs it)")
+@pytest.mark.parametrize("case", CASES)
+def test_on_cuda_every_measurement_takes_cpu_batches_and_gives_the_cpus_answer(case, searched, one_thread):
+    """On a real GPU: the model on CUDA, the batches on the CPU, and the same numbers as on the CPU (to
+    float32 rounding) where the case returns numbers."""
+    import copy
+
+    result, _, batches = searched
+    fn = _cases()[case]
+    if case.startswith("book: residual_gain"):
+        from dartslib.book.residual_gain import BetaResNet
+
+        torch.manual_seed(0)
+        model = BetaResNet(1.0, C=4, blocks_per_stage=1, num_classes=10, in_channels=batches[0][0].shape[1])
+    else:
+        model = copy.deepcopy(result.model)
+    on_cpu = fn(copy.deepcopy(model).cpu(), batches)
+    on_cuda = fn(copy.deepcopy(model).cuda(), batches)
+    if isinstance(on_cpu, tuple) and all(isinstance(v, float) for v in on_cpu):
+        assert on_cuda == pytest.approx(on_cpu, rel=1e-3, abs=1e-3)

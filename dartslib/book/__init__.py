@@ -17,13 +17,24 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   (:func:`~dartslib.data.load_dataset`, :func:`~dartslib.data.split_train_valid`,
   :class:`~dartslib.data.BatchIterator`), and the device helpers :func:`~dartslib.device.to_device`,
   :func:`~dartslib.device.model_device` and :func:`~dartslib.device.synchronize` (a chapter that calls a model
-  itself moves its batches with them: a search leaves its model on CUDA when there is a GPU). What only one chapter uses (a method's own module) is imported by
+  itself moves its batches with them: a search leaves its model on CUDA when there is a GPU). What only
+  one chapter uses (a method's own module) is imported by
   that chapter where it is first used, so the reader sees where it comes from;
 * :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
   prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
   (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each);
 * :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
-  ``book/results/collapse/`` at the toy scale, run by the chapter at ``small``/``paper`` scale.
+  ``book/results/collapse/`` at the toy scale, at ``small``/``paper`` scale loaded from the runs folder or run
+  on request.
+
+**Where runs go, and paper scale on request.** A chapter's searches write into ``chapter.runs``, under
+``$DARTSLIB_RUNS`` (default ``~/.cache/dartslib/runs``; on Colab point it at Drive, e.g.
+``%env DARTSLIB_RUNS=/content/drive/MyDrive/dartslib-runs``). At ``toy`` scale the searches take minutes and
+are rebuilt by every execution (``toy/NAME/run-PID``, emptied at the start). At ``small`` and ``paper`` scale
+the folder is ``SCALE/NAME`` and is never emptied: a finished search is loaded from it, an interrupted one
+(a disconnect) resumes from its last checkpoint, and a search that has not run yet starts only when the reader
+asks for it with ``DARTSLIB_RUN_SWEEPS=1``; otherwise the chapter stops with :class:`OptInRequired`, whose
+message gives the command that runs it and its cost (GPU-hours and memory: :mod:`dartslib.book.costs`).
 """
 from __future__ import annotations
 
@@ -32,7 +43,6 @@ import multiprocessing
 import os
 import pickle
 import shutil
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -56,6 +66,7 @@ from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.device import model_device, synchronize, to_device
 from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
+from dartslib.book.runs import CURRENT, OptInRequired, opt_in, runs_root
 
 try:  # the book build pastes computed numbers into its prose with myst-nb's glue
     from myst_nb import glue
@@ -74,7 +85,8 @@ __all__ = [
     # the device contract: batches follow the model (dartslib.device)
     "model_device", "to_device", "synchronize",
     # the book's helpers
-    "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many",
+    "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many", "OptInRequired", "opt_in",
+    "runs_root",
     # the committed real-supernet runs (dartslib.book.results)
     "collapse_results", "CollapseResults",
 ]
@@ -96,8 +108,9 @@ class Chapter:
         name: the notebook's name, e.g. ``"01_darts"``.
         scale: ``"toy"``, ``"small"`` or ``"paper"`` (the chapter's ``SCALE``).
         device: ``"cuda"`` when a GPU is visible, else ``"cpu"``.
-        runs: the directory for this execution's search runs, empty at the start (``dartslib-book/NAME/run-PID``
-            under the system's temporary directory: the runs are rebuilt by every execution, never committed).
+        runs: the directory for the chapter's search runs (see the module docstring): at toy scale
+            ``$DARTSLIB_RUNS/toy/NAME/run-PID``, empty at the start (rebuilt by every execution); at
+            ``small``/``paper`` ``$DARTSLIB_RUNS/SCALE/NAME``, kept between executions (loaded or resumed).
         started: ``time.perf_counter()`` when the chapter started.
     """
 
@@ -160,7 +173,8 @@ def _fresh_runs_dir(base: Path) -> Path:
 
 
 def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool = False) -> Chapter:
-    """Start a chapter: inline figures, the torch thread count, its clock and its (emptied) runs directory.
+    """Start a chapter: inline figures, the torch thread count, its clock and its runs directory (emptied at
+    toy scale, kept at ``small``/``paper``: see the module docstring).
 
     Args:
         name: the notebook's name (``"01_darts"``); names the runs directory.
@@ -179,20 +193,46 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
     if threads is not None:
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    runs = _fresh_runs_dir(Path(tempfile.gettempdir()) / "dartslib-book" / name)
+    if scale == "toy":
+        runs = _fresh_runs_dir(runs_root() / "toy" / name)
+    else:  # kept: finished searches are loaded, interrupted ones resume (a Colab disconnect loses nothing)
+        runs = runs_root() / scale / name
+        runs.mkdir(parents=True, exist_ok=True)
     chapter = Chapter(name=name, scale=scale, device=device, runs=runs)
+    CURRENT["name"] = name
     if not quiet:
         print(f"dartslib {dartslib.__version__}, torch {torch.__version__}, scale {scale!r}, device {device}, "
               f"{torch.get_num_threads()} CPU thread(s)")
+        if scale != "toy":
+            print(f"runs: {runs} (kept; set $DARTSLIB_RUNS to move them)")
+            if device == "cpu":
+                from dartslib.device import cuda_unavailable_reason
+
+                print(f"WARNING: scale {scale!r} on the CPU: CUDA is not usable here ({cuda_unavailable_reason()})")
     return chapter
+
 
 
 def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
             ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
+    """``search(config, out_dir)``; a run already in ``out_dir`` (small/paper scale: the folder is kept) is
+    loaded when finished and resumed when interrupted, after checking it is a run of ``config``."""
     torch.set_num_threads(threads)
     with warnings.catch_warnings():
         for category in ignore_warnings:
             warnings.simplefilter("ignore", category)
+        if out_dir is not None and (Path(out_dir) / "checkpoint.pt").is_file():
+            from dartslib.engine.loop import Search
+
+            run = Search.resume(out_dir, progress=False, hooks=hooks)
+            mine, theirs = config.to_dict(), run.config.to_dict()
+            differ = sorted(k for k in mine if k not in ("device", "data_dir") and mine[k] != theirs.get(k))
+            if differ:
+                raise ValueError(f"{out_dir} holds a search with other settings ({', '.join(differ)}); delete it "
+                                 f"or set $DARTSLIB_RUNS to another folder")
+            if (Path(out_dir) / "result.json").is_file() and run.epoch >= run.config.epochs:
+                return run.result()  # finished: loaded, not run again
+            return run.run()
         return search(config, out_dir=out_dir, progress=False, hooks=hooks)
 
 
@@ -233,6 +273,9 @@ def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Pat
     """
     keys = list(configs)
     out_dirs = out_dirs or {}
+    # small/paper: load what exists, run the rest only on request (toy: always runs)
+    opt_in(f"{len(keys)} search(es) of this cell ({desc})", [out_dirs.get(k) for k in keys],
+           [configs[k] for k in keys])
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     jobs = {k: (configs[k], out_dirs.get(k), hooks(k, configs[k]) if hooks else None) for k in keys}
     if workers <= 1 or len(keys) <= 1:

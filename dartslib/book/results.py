@@ -4,9 +4,10 @@ scale, made).
 At the ``toy`` scale a chapter does not search: it loads the runs that ``python -m dartslib sweep`` wrote into
 ``book/results/collapse/`` (one ``history.jsonl`` and ``result.json`` per method and seed, the retrainings of
 the derived cells, and per-checkpoint measurements in ``measures.csv``), so every chapter shows the same
-runs and the book build stays short. At ``small`` or ``paper`` scale it runs the sweep itself with the
-methods' own presets (there is no committed run at those scales) into ``dartslib-book/collapse-<scale>/``,
-which resumes when the chapter is run again::
+runs and the book build stays short. At ``small`` or ``paper`` scale (no committed run there) it loads the
+sweep with the methods' own presets from ``$DARTSLIB_RUNS/<scale>/collapse/`` (:func:`collapse_root`), and runs
+what is missing -- resuming what was interrupted -- only when the reader asks (``DARTSLIB_RUN_SWEEPS=1``,
+:func:`dartslib.book.runs.opt_in`)::
 
     res = collapse_results(SCALE)
     res.table()            # one row per run
@@ -417,26 +418,38 @@ def measure_sweep(sweep_dir: str | os.PathLike[str], runs: Iterable[str] | None 
 
 # ----------------------------------------------------------------------------------------- the entry point
 
-def _sweep_dir(scale: str) -> Path:
-    return Path("dartslib-book") / f"collapse-{scale}"
+def collapse_root(scale: str) -> Path:
+    """Where the real-supernet sweep of ``scale`` (small/paper) lives: ``$DARTSLIB_RUNS/SCALE/collapse``,
+    shared by chapters 1-7 and kept between executions."""
+    from dartslib.book.runs import runs_root
+
+    return runs_root() / scale / "collapse"
 
 
-def _sweep_command(scale: str, root: Path) -> str:
-    return (f"python -m dartslib sweep --methods {','.join(REGIME_METHODS)} --spaces nb201 --seeds 0,1,2,3,4 "
-            f"--scale {scale} --out {root / 'regime'}")
+def _sweep_command(scale: str, root: Path, methods: Sequence[str] = REGIME_METHODS,
+                   seeds: Sequence[int] = range(5)) -> str:
+    return (f"python -m dartslib sweep --methods {','.join(methods)} --spaces nb201 "
+            f"--seeds {','.join(map(str, seeds))} --scale {scale} --out {root / 'regime'}")
 
 
 def collapse_results(scale: str = "toy", methods: Sequence[str] = REGIME_METHODS, seeds: Sequence[int] = range(5),
                      root: str | os.PathLike[str] | None = None) -> CollapseResults:
     """The real-supernet runs a chapter shows: at ``toy`` scale the committed ones (:func:`load_collapse_results`);
-    at ``small``/``paper`` scale a sweep of ``methods`` x ``seeds`` with the methods' own presets on NB201, run
-    now (resuming) into ``root`` (default ``dartslib-book/collapse-<scale>``) and measured. No retraining is run
-    at those scales (``retrained()`` is empty unless ``root/train`` has runs)."""
+    at ``small``/``paper`` scale a sweep of ``methods`` x ``seeds`` with the methods' own presets on NB201 in
+    ``root`` (default :func:`collapse_root`, kept between executions): loaded when every run is finished, else
+    run (finished runs skipped, interrupted ones resumed) and measured -- but only when the reader asked
+    (``DARTSLIB_RUN_SWEEPS=1``); otherwise :class:`~dartslib.book.runs.OptInRequired` gives the command and its
+    cost. No retraining is run at those scales (``retrained()`` is empty unless ``root/train`` has runs)."""
     if scale == "toy":
         return load_collapse_results(root)
+    from dartslib.book.runs import opt_in
+    from dartslib.engine.config import make_config
     from dartslib.sweep import run_sweep
 
-    root = Path(root) if root is not None else _sweep_dir(scale)
-    run_sweep(root / "regime", list(methods), ["nb201"], list(seeds), scale=scale)
+    root = Path(root) if root is not None else collapse_root(scale)
+    dirs = [root / "regime" / f"{m}__nb201__seed{s}" for m in methods for s in seeds]
+    configs = [make_config(m, "nb201", scale, seed=s) for m in methods for s in seeds]
+    if not opt_in("the real-supernet sweep", dirs, configs, _sweep_command(scale, root, methods, seeds)):
+        run_sweep(root / "regime", list(methods), ["nb201"], list(seeds), scale=scale)
     measure_sweep(root / "regime", log=None)
     return load_collapse_results(root, scale=scale)
