@@ -17,6 +17,9 @@ searches, at several model sizes; and a whole sweep, ``sweep --jobs 2`` against 
   wall seconds, CPU seconds of all child processes (``RUSAGE_CHILDREN``), their largest peak RSS, the ratio
   batched / sequential wall (target <= 1/3), and ``uptime``'s load before and after each (the machine may
   be shared: the CPU seconds are the steadier figure).
+  ``--sweep-methods darts,darts-minus,sp-darts`` sweeps each method both ways, interleaved, and reports the
+  CPU-seconds per seed-epoch and the CPU ratio per method; ``--regime`` sets the collapse regime's size
+  (NB201, C=8, N=5 cells per stage, 8x8 digits, batch 64; ``book/results/collapse/REGIME.md``).
 
 Sizes are ``SPACE:C:DEPTH:IMAGE`` (DEPTH = cells per stage on NB201, layers on DARTS spaces), e.g.
 ``nb201:8:2:16`` (the toy scale). Run ``python benchmarks/bench_batched.py --help``; the results and
@@ -146,9 +149,9 @@ def bench_step(size: dict[str, Any], seeds: int, batch: int, reps: int, warmup: 
 
 
 def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, threads: int,
-              extra: list[str]) -> dict[str, Any]:
+              extra: list[str], method: str = "darts") -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "dartslib", "sweep", "--methods", "darts", "--spaces", space,
+    command = [sys.executable, "-m", "dartslib", "sweep", "--methods", method, "--spaces", space,
                "--seeds", ",".join(map(str, range(seeds))), "--out", str(out), "--set", f"epochs={epochs}",
                "--set", 'device="cpu"', *extra, "--jobs", str(2 // threads)] + (["--batch-seeds"] if batched else [])
     before_load = load()
@@ -159,9 +162,38 @@ def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, thr
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"sweep failed: {done.stderr[-2000:]}")
-    return {"wall_s": wall, "cpu_s": (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime),
+    cpu = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "cpu_s_per_seed_epoch": cpu / (seeds * epochs),
             "max_child_rss_mib": after.ru_maxrss / 1024, "load_before": before_load, "load_after": load(),
             "command": " ".join(command)}
+
+
+REGIME = ["C=8", "cells_per_stage=5", "image_size=8", "batch_size=64", "arch_lr=0.003"]
+"""The collapse regime's size (book/results/collapse/REGIME.md): NB201, C=8, N=5, 8x8 digits, batch 64."""
+
+
+def sweep_methods(methods: list[str], seeds: int, space: str, epochs: int, threads: int,
+                  extra: list[str]) -> dict[str, Any]:
+    """``sweep --jobs 2`` against ``sweep --batch-seeds`` for every method, interleaved (A B B A ...: the
+    methods alternate which variant runs first, so a load that drifts slows both alike)."""
+    rows: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, method in enumerate(methods):
+            order = (False, True) if k % 2 == 0 else (True, False)
+            row: dict[str, Any] = {}
+            for batched in order:
+                name = "batched" if batched else "sequential_jobs2"
+                row[name] = run_sweep(Path(tmp) / f"{method}-{name}", seeds, space, epochs, batched,
+                                      threads if batched else 1, extra, method)
+                print(f"{method:14s} {name:16s} {row[name]['wall_s']:7.1f} s wall {row[name]['cpu_s']:7.1f} CPU-s "
+                      f"({row[name]['cpu_s_per_seed_epoch']:.2f} per seed-epoch)  load {row[name]['load_after']}",
+                      flush=True)
+            row["ratio_cpu"] = row["batched"]["cpu_s"] / row["sequential_jobs2"]["cpu_s"]
+            row["ratio_wall"] = row["batched"]["wall_s"] / row["sequential_jobs2"]["wall_s"]
+            print(f"{method:14s} batched / sequential: CPU {row['ratio_cpu']:.3f}, wall {row['ratio_wall']:.3f}",
+                  flush=True)
+            rows[method] = row
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-step", action="store_true", help="skip the in-process step benchmark")
     p.add_argument("--sweep", action="store_true", help="also time sweep --jobs 2 against sweep --batch-seeds")
     p.add_argument("--sweep-space", default="nb201")
+    p.add_argument("--sweep-methods", default="darts",
+                   help="comma-separated methods; each is swept both ways, interleaved "
+                        "(e.g. darts,darts-minus,sp-darts)")
+    p.add_argument("--regime", action="store_true",
+                   help="the sweeps at the collapse regime's size: --set " + " --set ".join(REGIME))
     p.add_argument("--sweep-epochs", type=int, default=10, help="epochs of every sweep run (toy: 10)")
     p.add_argument("--sweep-threads", type=int, choices=(1, 2), default=1,
                    help="threads per batched process: 1 = --batch-seeds --jobs 2 (two processes, the seeds split "
@@ -198,7 +235,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{b['peak_rss_mib']:.0f} MiB | sequential {s['wall_s']:.3f}s wall {s['cpu_s']:.3f}s cpu "
                   f"{s['peak_rss_mib']:.0f} MiB | speed-up {row['speedup_wall']:.2f}x wall "
                   f"{row['speedup_cpu']:.2f}x cpu  (load {load()})", flush=True)
-    if args.sweep:
+    if args.sweep and (args.regime or args.sweep_methods != "darts"):
+        sets = (REGIME if args.regime else []) + args.sweep_set
+        extra = [a for kv in sets for a in ("--set", kv)]
+        methods = args.sweep_methods.split(",")
+        report["sweep_methods"] = {"seeds": args.seeds, "epochs": args.sweep_epochs, "space": args.sweep_space,
+                                   "sets": sets, "batched_threads": args.sweep_threads,
+                                   "rows": sweep_methods(methods, args.seeds, args.sweep_space, args.sweep_epochs,
+                                                         args.sweep_threads, extra)}
+    elif args.sweep:
         extra = [a for kv in args.sweep_set for a in ("--set", kv)]
         with tempfile.TemporaryDirectory() as tmp:
             sequential = run_sweep(Path(tmp) / "sequential", args.seeds, args.sweep_space, args.sweep_epochs,

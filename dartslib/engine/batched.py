@@ -949,5 +949,6 @@ def _run_dirs(run_dirs: Sequence[Path]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: python -m dartslib.engine.batched RUN_DIR... (started by `python -m dartslib sweep --batch-seeds`)")
+        sys.exit("usage: python -m dartslib.engine.batched RUN_DIR... "
+                 "(started by `python -m dartslib sweep --batch-seeds`)")
     sys.exit(_run_dirs([Path(a) for a in sys.argv[1:]]))
