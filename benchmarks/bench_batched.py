@@ -149,11 +149,12 @@ def bench_step(size: dict[str, Any], seeds: int, batch: int, reps: int, warmup: 
 
 
 def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, threads: int,
-              extra: list[str], method: str = "darts") -> dict[str, Any]:
+              extra: list[str], method: str = "darts", jobs: int | None = None) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     command = [sys.executable, "-m", "dartslib", "sweep", "--methods", method, "--spaces", space,
                "--seeds", ",".join(map(str, range(seeds))), "--out", str(out), "--set", f"epochs={epochs}",
-               "--set", 'device="cpu"', *extra, "--jobs", str(2 // threads)] + (["--batch-seeds"] if batched else [])
+               "--set", 'device="cpu"', *extra, "--jobs", str(jobs or 2 // threads)]
+    command += ["--batch-seeds"] if batched else []
     before_load = load()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
@@ -162,6 +163,8 @@ def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, thr
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"sweep failed: {done.stderr[-2000:]}")
+    if batched and "batched  " not in done.stderr:  # the sweep ran the seeds one per process after all
+        raise RuntimeError(f"sweep --batch-seeds did not batch {method}: {done.stderr[-2000:]}")
     cpu = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
     return {"wall_s": wall, "cpu_s": cpu, "cpu_s_per_seed_epoch": cpu / (seeds * epochs),
             "max_child_rss_mib": after.ru_maxrss / 1024, "load_before": before_load, "load_after": load(),
@@ -172,26 +175,28 @@ REGIME = ["C=8", "cells_per_stage=5", "image_size=8", "batch_size=64", "arch_lr=
 """The collapse regime's size (book/results/collapse/REGIME.md): NB201, C=8, N=5, 8x8 digits, batch 64."""
 
 
-def sweep_methods(methods: list[str], seeds: int, space: str, epochs: int, threads: int,
+def sweep_methods(methods: list[str], seeds: int, space: str, epochs: int, batched_jobs: list[int],
                   extra: list[str]) -> dict[str, Any]:
-    """``sweep --jobs 2`` against ``sweep --batch-seeds`` for every method, interleaved (A B B A ...: the
-    methods alternate which variant runs first, so a load that drifts slows both alike)."""
+    """``sweep --jobs 2`` against ``sweep --batch-seeds --jobs J`` (one thread per process) for every method and
+    every ``J`` of ``batched_jobs``, interleaved (A B C, C B A, ...: the methods alternate the order of the
+    variants, so a load that drifts slows them alike)."""
     rows: dict[str, Any] = {}
+    variants = [("sequential_jobs2", False, 2)] + [(f"batched_jobs{j}", True, j) for j in batched_jobs]
     with tempfile.TemporaryDirectory() as tmp:
         for k, method in enumerate(methods):
-            order = (False, True) if k % 2 == 0 else (True, False)
             row: dict[str, Any] = {}
-            for batched in order:
-                name = "batched" if batched else "sequential_jobs2"
-                row[name] = run_sweep(Path(tmp) / f"{method}-{name}", seeds, space, epochs, batched,
-                                      threads if batched else 1, extra, method)
+            for name, batched, jobs in (variants if k % 2 == 0 else variants[::-1]):
+                row[name] = run_sweep(Path(tmp) / f"{method}-{name}", seeds, space, epochs, batched, 1, extra,
+                                      method, jobs)
                 print(f"{method:14s} {name:16s} {row[name]['wall_s']:7.1f} s wall {row[name]['cpu_s']:7.1f} CPU-s "
                       f"({row[name]['cpu_s_per_seed_epoch']:.2f} per seed-epoch)  load {row[name]['load_after']}",
                       flush=True)
-            row["ratio_cpu"] = row["batched"]["cpu_s"] / row["sequential_jobs2"]["cpu_s"]
-            row["ratio_wall"] = row["batched"]["wall_s"] / row["sequential_jobs2"]["wall_s"]
-            print(f"{method:14s} batched / sequential: CPU {row['ratio_cpu']:.3f}, wall {row['ratio_wall']:.3f}",
-                  flush=True)
+            for name, batched, _ in variants:
+                if batched:
+                    row[f"ratio_cpu_{name}"] = row[name]["cpu_s"] / row["sequential_jobs2"]["cpu_s"]
+                    row[f"ratio_wall_{name}"] = row[name]["wall_s"] / row["sequential_jobs2"]["wall_s"]
+                    print(f"{method:14s} {name} / sequential: CPU {row[f'ratio_cpu_{name}']:.3f}, "
+                          f"wall {row[f'ratio_wall_{name}']:.3f}", flush=True)
             rows[method] = row
     return rows
 
@@ -211,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep-methods", default="darts",
                    help="comma-separated methods; each is swept both ways, interleaved "
                         "(e.g. darts,darts-minus,sp-darts)")
+    p.add_argument("--batched-jobs", default="2",
+                   help="with --sweep-methods or --regime: comma-separated --jobs of the batched sweeps (2: two "
+                        "processes of S/2 seeds, 1: one process of S seeds), each against the same sweep --jobs 2")
     p.add_argument("--regime", action="store_true",
                    help="the sweeps at the collapse regime's size: --set " + " --set ".join(REGIME))
     p.add_argument("--sweep-epochs", type=int, default=10, help="epochs of every sweep run (toy: 10)")
@@ -239,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         sets = (REGIME if args.regime else []) + args.sweep_set
         extra = [a for kv in sets for a in ("--set", kv)]
         methods = args.sweep_methods.split(",")
+        jobs = [int(j) for j in args.batched_jobs.split(",")]
         report["sweep_methods"] = {"seeds": args.seeds, "epochs": args.sweep_epochs, "space": args.sweep_space,
-                                   "sets": sets, "batched_threads": args.sweep_threads,
+                                   "sets": sets, "threads_per_process": 1, "batched_jobs": jobs,
                                    "rows": sweep_methods(methods, args.seeds, args.sweep_space, args.sweep_epochs,
-                                                         args.sweep_threads, extra)}
+                                                         jobs, extra)}
     elif args.sweep:
         extra = [a for kv in args.sweep_set for a in ("--set", kv)]
         with tempfile.TemporaryDirectory() as tmp:
