@@ -17,6 +17,9 @@ searches, at several model sizes; and a whole sweep, ``sweep --jobs 2`` against 
   wall seconds, CPU seconds of all child processes (``RUSAGE_CHILDREN``), their largest peak RSS, the ratio
   batched / sequential wall (target <= 1/3), and ``uptime``'s load before and after each (the machine may
   be shared: the CPU seconds are the steadier figure).
+  ``--sweep-methods darts,darts-minus,sp-darts`` sweeps each method both ways, interleaved, and reports the
+  CPU-seconds per seed-epoch and the CPU ratio per method; ``--regime`` sets the collapse regime's size
+  (NB201, C=8, N=5 cells per stage, 8x8 digits, batch 64; ``book/results/collapse/REGIME.md``).
 
 Sizes are ``SPACE:C:DEPTH:IMAGE`` (DEPTH = cells per stage on NB201, layers on DARTS spaces), e.g.
 ``nb201:8:2:16`` (the toy scale). Run ``python benchmarks/bench_batched.py --help``; the results and
@@ -146,11 +149,12 @@ def bench_step(size: dict[str, Any], seeds: int, batch: int, reps: int, warmup: 
 
 
 def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, threads: int,
-              extra: list[str]) -> dict[str, Any]:
+              extra: list[str], method: str = "darts", jobs: int | None = None) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "dartslib", "sweep", "--methods", "darts", "--spaces", space,
+    command = [sys.executable, "-m", "dartslib", "sweep", "--methods", method, "--spaces", space,
                "--seeds", ",".join(map(str, range(seeds))), "--out", str(out), "--set", f"epochs={epochs}",
-               "--set", 'device="cpu"', *extra, "--jobs", str(2 // threads)] + (["--batch-seeds"] if batched else [])
+               "--set", 'device="cpu"', *extra, "--jobs", str(jobs or 2 // threads)]
+    command += ["--batch-seeds"] if batched else []
     before_load = load()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
@@ -159,9 +163,42 @@ def run_sweep(out: Path, seeds: int, space: str, epochs: int, batched: bool, thr
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"sweep failed: {done.stderr[-2000:]}")
-    return {"wall_s": wall, "cpu_s": (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime),
+    if batched and "batched  " not in done.stderr:  # the sweep ran the seeds one per process after all
+        raise RuntimeError(f"sweep --batch-seeds did not batch {method}: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "cpu_s_per_seed_epoch": cpu / (seeds * epochs),
             "max_child_rss_mib": after.ru_maxrss / 1024, "load_before": before_load, "load_after": load(),
             "command": " ".join(command)}
+
+
+REGIME = ["C=8", "cells_per_stage=5", "image_size=8", "batch_size=64", "arch_lr=0.003"]
+"""The collapse regime's size (book/results/collapse/REGIME.md): NB201, C=8, N=5, 8x8 digits, batch 64."""
+
+
+def sweep_methods(methods: list[str], seeds: int, space: str, epochs: int, batched_jobs: list[int],
+                  extra: list[str]) -> dict[str, Any]:
+    """``sweep --jobs 2`` against ``sweep --batch-seeds --jobs J`` (one thread per process) for every method and
+    every ``J`` of ``batched_jobs``, interleaved (A B C, C B A, ...: the methods alternate the order of the
+    variants, so a load that drifts slows them alike)."""
+    rows: dict[str, Any] = {}
+    variants = [("sequential_jobs2", False, 2)] + [(f"batched_jobs{j}", True, j) for j in batched_jobs]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, method in enumerate(methods):
+            row: dict[str, Any] = {}
+            for name, batched, jobs in (variants if k % 2 == 0 else variants[::-1]):
+                row[name] = run_sweep(Path(tmp) / f"{method}-{name}", seeds, space, epochs, batched, 1, extra,
+                                      method, jobs)
+                print(f"{method:14s} {name:16s} {row[name]['wall_s']:7.1f} s wall {row[name]['cpu_s']:7.1f} CPU-s "
+                      f"({row[name]['cpu_s_per_seed_epoch']:.2f} per seed-epoch)  load {row[name]['load_after']}",
+                      flush=True)
+            for name, batched, _ in variants:
+                if batched:
+                    row[f"ratio_cpu_{name}"] = row[name]["cpu_s"] / row["sequential_jobs2"]["cpu_s"]
+                    row[f"ratio_wall_{name}"] = row[name]["wall_s"] / row["sequential_jobs2"]["wall_s"]
+                    print(f"{method:14s} {name} / sequential: CPU {row[f'ratio_cpu_{name}']:.3f}, "
+                          f"wall {row[f'ratio_wall_{name}']:.3f}", flush=True)
+            rows[method] = row
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-step", action="store_true", help="skip the in-process step benchmark")
     p.add_argument("--sweep", action="store_true", help="also time sweep --jobs 2 against sweep --batch-seeds")
     p.add_argument("--sweep-space", default="nb201")
+    p.add_argument("--sweep-methods", default="darts",
+                   help="comma-separated methods; each is swept both ways, interleaved "
+                        "(e.g. darts,darts-minus,sp-darts)")
+    p.add_argument("--batched-jobs", default="2",
+                   help="with --sweep-methods or --regime: comma-separated --jobs of the batched sweeps (2: two "
+                        "processes of S/2 seeds, 1: one process of S seeds), each against the same sweep --jobs 2")
+    p.add_argument("--regime", action="store_true",
+                   help="the sweeps at the collapse regime's size: --set " + " --set ".join(REGIME))
     p.add_argument("--sweep-epochs", type=int, default=10, help="epochs of every sweep run (toy: 10)")
     p.add_argument("--sweep-threads", type=int, choices=(1, 2), default=1,
                    help="threads per batched process: 1 = --batch-seeds --jobs 2 (two processes, the seeds split "
@@ -198,7 +243,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{b['peak_rss_mib']:.0f} MiB | sequential {s['wall_s']:.3f}s wall {s['cpu_s']:.3f}s cpu "
                   f"{s['peak_rss_mib']:.0f} MiB | speed-up {row['speedup_wall']:.2f}x wall "
                   f"{row['speedup_cpu']:.2f}x cpu  (load {load()})", flush=True)
-    if args.sweep:
+    if args.sweep and (args.regime or args.sweep_methods != "darts"):
+        sets = (REGIME if args.regime else []) + args.sweep_set
+        extra = [a for kv in sets for a in ("--set", kv)]
+        methods = args.sweep_methods.split(",")
+        jobs = [int(j) for j in args.batched_jobs.split(",")]
+        report["sweep_methods"] = {"seeds": args.seeds, "epochs": args.sweep_epochs, "space": args.sweep_space,
+                                   "sets": sets, "threads_per_process": 1, "batched_jobs": jobs,
+                                   "rows": sweep_methods(methods, args.seeds, args.sweep_space, args.sweep_epochs,
+                                                         jobs, extra)}
+    elif args.sweep:
         extra = [a for kv in args.sweep_set for a in ("--set", kv)]
         with tempfile.TemporaryDirectory() as tmp:
             sequential = run_sweep(Path(tmp) / "sequential", args.seeds, args.sweep_space, args.sweep_epochs,

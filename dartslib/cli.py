@@ -230,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--gpus", default=None, help="comma-separated GPU ids: one run per GPU at a time")
     w.add_argument("--batch-seeds", action="store_true",
                    help="run the seeds of each method and space in one process as one batched search "
-                        "(dartslib.engine.batched; methods it cannot batch run one seed per process)")
+                        "(dartslib.engine.batched), split over --jobs processes; every preset the book ranks "
+                        "batches (darts, fairdarts, darts-minus, sp-darts, single-darts, darts-gaussian, "
+                        "darts-noskip), each seed with its own random streams; what cannot (the second-order "
+                        "update, GDAS' gumbel weights, the noise op, protocol nb201) runs one seed per process")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field of every run (value read as JSON, else text), e.g. "
                         "--set epochs=20 --set image_size=8; repeatable")

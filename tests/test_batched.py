@@ -1,11 +1,14 @@
 """Seeds batched in one model (dartslib.engine.batched): every seed's steps equal its ordinary single-seed search's
-(logits, gradients, alphas, weights, BN buffers, optimizer state), each run directory is an ordinary one
+(logits, gradients, alphas, op weights, losses, weights, BN buffers, optimizer state, random streams), for every
+preset the book ranks, each against a control that must fail; each run directory is an ordinary one
 (history.jsonl, result.json, checkpoints that resume), and what cannot be batched is refused by name.
 
 The ordinary search is chaotic at these learning rates: the same model in another memory format (NCHW
 instead of channels_last) drifts from it by ~1e-4 in the alphas within two steps. So the step-by-step tests
 restart both from the ordinary search's state before every step (via its checkpoint ``state_dict``) and
-compare one step tightly; the controls (a seed mismatch, clipping shared over the seeds) fail those checks.
+compare one step tightly, through both forms' own ``run_epoch`` (hooks, data streams and the update included);
+the controls (a seed mismatch, clipping shared over the seeds, a method's mechanism switched off in the batched
+run, two seeds' random streams swapped) fail those checks.
 """
 import json
 
@@ -17,7 +20,6 @@ from dartslib.engine import batched as batched_module
 from dartslib.engine.batched import BatchedSearch, check_batchable, clip_grad_norm_per_seed
 from dartslib.engine.config import make_config
 from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
-from dartslib.engine.steps import arch_step_first_order, single_level_step, weight_step
 from dartslib.sweep import collect
 
 TINY = {"epochs": 2, "C": 4, "cells_per_stage": 1, "max_steps_per_epoch": 3, "batch_size": 16, "image_size": 8,
@@ -43,31 +45,21 @@ def restored(search: Search) -> Search:
     return copy
 
 
-def ordinary_step(search: Search, arch_batch, batch) -> None:
-    cfg, model = search.config, search.model
-    model.train()
-    terms = [lambda h=h: h.arch_loss(model) for h in search.hooks if type(h).arch_loss is not SearchHook.arch_loss]
-    if cfg.update == "single-level":
-        single_level_step(model, *batch, search.weight_optimizer, search.arch_optimizer, cfg.grad_clip, terms)
-    else:
-        arch_step_first_order(model, *arch_batch, search.arch_optimizer, terms)
-        weight_step(model, *batch, search.weight_optimizer, cfg.grad_clip)
-
-
-def batched_step(batch: BatchedSearch, arch_batches, batches) -> None:
-    batch.net.train()
-    if batch.config.update == "single-level":
-        batch._single_level_step(*batch._batches(batches))
-    else:
-        batch._arch_step(*batch._batches(arch_batches))
-        batch._weight_step(*batch._batches(batches))
-    batch.unpack()
+def run_one_step(run, epoch: int, step: int):
+    """Step ``step`` of ``epoch`` of a :class:`Search` or :class:`BatchedSearch` through its own ``run_epoch``
+    (hooks, batches, update); returns its stats (per seed for the batched one)."""
+    run.epoch, run.step, run.steps_per_epoch = epoch, step, step + 1
+    return run.run_epoch()
 
 
 def max_differences(a: Search, b: Search) -> dict[str, float]:
-    """Largest absolute differences of alphas, weights, BN buffers and optimizer state, relative to scale."""
+    """Largest absolute differences of alphas, op weights, weights, BN buffers and optimizer state, relative to
+    scale where noted."""
     sa, sb = a.model.state_dict(), b.model.state_dict()
     out = {"alphas": max((sa[k] - sb[k]).abs().max().item() for k in sa if k.startswith("arch_params"))}
+    with torch.no_grad():
+        wa, wb = a.model.op_weights(), b.model.op_weights()
+    out["op_weights"] = max((wa[ct] - wb[ct]).abs().max().item() for ct in wa)
     out["weights"] = max((sa[k] - sb[k]).abs().max().item() / (sa[k].abs().max().item() + 1e-3)
                          for k in sa if not k.startswith("arch_params") and sa[k].is_floating_point())
     out["counts"] = max((sa[k] - sb[k]).abs().max().item() for k in sa if not sa[k].is_floating_point())
@@ -82,25 +74,57 @@ def max_differences(a: Search, b: Search) -> dict[str, float]:
     return out
 
 
-def assert_steps_match(cfgs, steps=3, order=None, tol_alpha=2e-7, tol_weight=2e-5):
-    """Step both forms ``steps`` times; before every step the batched one restarts from the ordinary
-    searches' state. ``order`` permutes which ordinary search each batched seed is compared with."""
-    ordinary = [Search(c, None, progress=False) for c in cfgs]
-    streams = [s.train_batches.epoch(0) for s in ordinary]
-    order = list(order or range(len(cfgs)))
-    worst = {"alphas": 0.0, "weights": 0.0, "counts": 0.0, "optimizer": 0.0}
-    for step in range(steps):
-        batch = BatchedSearch([restored(s) for s in ordinary])
-        arch_batches = [next(s.arch_stream) for s in ordinary] if cfgs[0].update != "single-level" else None
-        batches = [next(stream) for stream in streams]
-        for s, a, b in zip(ordinary, arch_batches or [None] * len(ordinary), batches):
-            ordinary_step(s, a, b)
-        batched_step(batch, [arch_batches[i] for i in order] if arch_batches else None, [batches[i] for i in order])
-        for s, i in zip(batch.searches, order):
-            for key, value in max_differences(ordinary[i], s).items():
+def hook_states_equal(a: Search, b: Search) -> bool:
+    """The seeds' method hooks hold the same state (e.g. SP-DARTS' generator of temperature draws)."""
+    for ha, hb in zip(a.hooks, b.hooks):
+        sa, sb = ha.state_dict(), hb.state_dict()
+        if sa.keys() != sb.keys() or not all(torch.equal(sa[k], sb[k]) if isinstance(sa[k], torch.Tensor)
+                                              else sa[k] == sb[k] for k in sa):
+            return False
+    return True
+
+
+def assert_steps_match(cfgs, steps=3, control=None, tol_alpha=2e-7, tol_weight=2e-5, tol_loss=1e-5):
+    """Step both forms ``steps`` times, over the epochs in order (the last step of an epoch is followed by
+    its scheduler step); before every step the batched one restarts from the ordinary searches' state and
+    random streams. ``control`` (``control(batch)``) changes the batched search before its step. Besides the
+    float tolerances, every seed's random stream, hook state and temperature after the step must be exactly
+    its ordinary search's."""
+    ordinary, rng = [], []
+    for c in cfgs:  # each ordinary search keeps its own global stream, as if it ran alone
+        ordinary.append(Search(c, None, progress=False))
+        rng.append(ordinary[-1].rng_state())
+    per_epoch = min(cfgs[0].max_steps_per_epoch or 10**9, ordinary[0].steps_per_epoch)
+    worst = {"alphas": 0.0, "op_weights": 0.0, "weights": 0.0, "counts": 0.0, "optimizer": 0.0, "loss": 0.0}
+    exact = True
+    for k in range(steps):
+        epoch, step = divmod(k, per_epoch)
+        batch = BatchedSearch([restored(search) for search in ordinary], rng_states=rng)
+        if control is not None:
+            control(batch)
+        own = []
+        for s, search in enumerate(ordinary):
+            search.load_rng_state(rng[s])
+            own.append(run_one_step(search, epoch, step))
+            rng[s] = search.rng_state()
+        stats = run_one_step(batch, epoch, step)
+        batch.unpack()
+        for s, search in enumerate(ordinary):
+            for key, value in max_differences(search, batch.searches[s]).items():
                 worst[key] = max(worst[key], value)
+            worst["loss"] = max(worst["loss"], abs(stats[s]["train_loss"] - own[s]["train_loss"]))
+            exact &= torch.equal(batch.streams[s].get_state(), rng[s]["torch"])
+            exact &= hook_states_equal(search, batch.searches[s])
+            exact &= (getattr(search.model.op_weight_form, "temperature", None)
+                      == getattr(batch.searches[s].model.op_weight_form, "temperature", None))
+        if step + 1 == per_epoch:  # the epoch's end, as Search.run (its record: only what a checkpoint needs)
+            for search in ordinary:
+                search.scheduler.step()
+                search.history.append({"epoch": epoch + 1})
     assert worst["alphas"] < tol_alpha and worst["weights"] < tol_weight, worst
     assert worst["counts"] == 0 and worst["optimizer"] < tol_weight, worst
+    assert worst["op_weights"] < tol_alpha * 1e3 and worst["loss"] < tol_loss, worst
+    assert exact, "a seed's random stream, hook state or temperature differs from its own search's"
     return worst
 
 
@@ -125,12 +149,6 @@ def test_first_forward_and_gradients_equal_each_seeds_own():
         for name, p in search.model.named_weight_parameters():
             assert (batch.net.weights[name].grad[s] - p.grad).abs().max().item() < 1e-5 * scale, name
         assert not torch.equal(logits[s], logits[(s + 1) % len(xs)])  # seeds differ: the check can fail
-
-
-def test_darts_steps_equal_single_seed_runs_and_a_seed_mismatch_fails():
-    assert_steps_match(configs())
-    with pytest.raises(AssertionError):
-        assert_steps_match(configs(), steps=1, order=[1, 0, 2])
 
 
 def test_clipping_is_per_seed_and_a_shared_clip_fails(monkeypatch):
@@ -165,14 +183,78 @@ def test_clip_grad_norm_per_seed_is_clip_grad_norm_on_each_slice():
     assert params[0].grad[0].norm() > 0.01  # the small seed kept its gradient (not scaled by the others)
 
 
-def test_fairdarts_steps_with_the_zero_one_loss_per_seed():
-    cfgs = configs("fairdarts")
-    assert cfgs[0].op_weights == "sigmoid" and cfgs[0].zero_one_loss == "l01"
-    assert_steps_match(cfgs)
+def swap_seeds_streams(batch):
+    """Control: seeds 0 and 1 draw from each other's global random stream (the skip noise)."""
+    batch.streams[0], batch.streams[1] = batch.streams[1], batch.streams[0]
+    batch.net.streams = batch.streams
 
 
-def test_single_darts_steps_equal_single_seed_runs():
-    assert_steps_match(configs("single-darts"))
+def swap_seeds_hooks(batch):
+    """Control: seeds 0 and 2 draw from each other's hook generators (SP-DARTS' temperature draws; seeds 0
+    and 1 happen to draw the same temperatures in their first five steps at p = 1/2, seeds 0 and 2 not)."""
+    a, b = batch.searches[0].hooks, batch.searches[2].hooks
+    states = [h.state_dict() for h in a], [h.state_dict() for h in b]
+    for hook, state in zip(a, states[1]):
+        hook.load_state_dict(state)
+    for hook, state in zip(b, states[0]):
+        hook.load_state_dict(state)
+
+
+def aux_skip_off(batch):
+    """Control: the batched run's DARTS- hooks set no beta (the auxiliary branch stays out)."""
+    from dartslib.methods.aux_skip import AuxiliarySkip, set_aux_beta
+
+    for search in batch.searches:
+        for hook in search.hooks:
+            if isinstance(hook, AuxiliarySkip):
+                hook._apply = lambda model, epoch, epochs: set_aux_beta(model, 0.0)
+
+
+def zero_one_off(batch):
+    """Control: the batched run leaves FairDARTS' zero-one loss out."""
+    batch.zero_one = None
+
+
+def seed_mismatch(batch):
+    """Control: seeds 0 and 1 step on each other's batches (training and architecture streams)."""
+    a, b = batch.searches[0], batch.searches[1]
+    a.train_batches, b.train_batches = b.train_batches, a.train_batches
+    a.arch_stream, b.arch_stream = b.arch_stream, a.arch_stream
+
+
+# the presets the book ranks; SP-DARTS without a warm-up and with p = 1/2, so that its seeds draw different
+# temperatures from the first step on (its preset's first epoch is all t_sm)
+SP_MIXED = {"p_warmup_epochs": 0, "p_low": 0.5, "p_up": 0.5}
+PRESETS = [
+    ("darts", {}, seed_mismatch),
+    ("fairdarts", {}, zero_one_off),
+    ("darts-minus", {}, aux_skip_off),
+    ("sp-darts", SP_MIXED, swap_seeds_hooks),
+    ("single-darts", {}, seed_mismatch),
+    ("darts-gaussian", {}, swap_seeds_streams),
+    ("darts-noskip", {}, seed_mismatch),
+]
+
+
+@pytest.mark.parametrize("method, changes, control", PRESETS, ids=[m for m, _, _ in PRESETS])
+def test_every_ranked_preset_steps_as_its_single_seed_runs_and_its_control_fails(method, changes, control):
+    """Five steps over two epochs (3 + 2: the epoch's hooks, beta / std / p schedules and the scheduler step
+    are crossed), seeds 0-2, every step against each seed's own single-seed search; then the control."""
+    cfgs = configs(method, **changes)
+    check_batchable(cfgs)
+    assert_steps_match(cfgs, steps=5)
+    with pytest.raises(AssertionError, match="'alphas'"):  # the numbers differ, not only the streams' states
+        assert_steps_match(cfgs, steps=3, control=control)
+
+
+def test_the_presets_batch_what_their_method_needs():
+    """The mechanisms are on in the configs the preset test runs (so it tests them)."""
+    assert configs("darts-minus")[0].aux_skip == "linear"
+    assert configs("sp-darts", **SP_MIXED)[0].op_weights == "sparse-smooth"
+    assert configs("darts-gaussian")[0].skip_noise
+    assert configs("darts-noskip")[0].space == "nb201-noskip"
+    assert configs("single-darts")[0].update == "single-level"
+    assert configs("fairdarts")[0].zero_one_loss == "l01"
 
 
 def test_darts_space_steps_equal_single_seed_runs():
@@ -180,16 +262,28 @@ def test_darts_space_steps_equal_single_seed_runs():
     assert_steps_match(configs("darts", "darts", seeds=(0, 1)), steps=2, tol_weight=1e-4)
 
 
+def test_darts_minus_on_the_darts_space_batches_its_stride2_branches():
+    """DARTS-' stride-2 auxiliary branch is a FactorizedReduce with weights and BN buffers of its own."""
+    cfgs = configs("darts-minus", "darts", seeds=(0, 1))
+    assert cfgs[0].aux_skip == "linear"
+    # as above: the largest relative difference is a pooled BN's running mean of size ~2e-7 (1e-7 apart)
+    assert_steps_match(cfgs, steps=2, tol_weight=2e-4)
+
+
 @pytest.mark.parametrize("method, space, changes, needle", [
     ("darts-2nd", "nb201", {}, "--update bilevel-2nd"),
-    ("sp-darts", "nb201", {}, "--op-weights sparse-smooth"),
-    ("darts-minus", "nb201", {}, "--aux-skip"),
-    ("darts-gaussian", "nb201", {}, "--skip-noise"),
+    ("darts", "nb201", {"op_weights": "gumbel"}, "--op-weights gumbel"),
     ("darts", "s4", {}, "noise op"),
+    ("darts", "nb201", {"protocol": "nb201"}, "protocol"),
 ])
 def test_unsupported_methods_are_refused_by_name(method, space, changes, needle):
     with pytest.raises(ValueError, match=needle):
         check_batchable(configs(method, space, seeds=(0, 1), **changes))
+
+
+def test_skip_noise_without_the_seeds_streams_is_refused():
+    with pytest.raises(ValueError, match="random state"):
+        BatchedSearch([Search(c, None, progress=False) for c in configs("darts-gaussian", seeds=(0, 1))])
 
 
 def test_configs_that_differ_beyond_the_seed_are_refused():
@@ -223,6 +317,58 @@ def test_run_directories_are_ordinary_ones(tmp_path):
     assert list(table[table.status == "finished"].seed) == [0, 1]
 
 
+def _swap_first_two_streams(monkeypatch):
+    """Control: the batched run's seeds 0 and 1 start from each other's captured random state."""
+    captured = batched_module._with_streams
+
+    def swapped(factories):
+        searches, states = captured(factories)
+        return searches, [states[1], states[0], *states[2:]]
+
+    monkeypatch.setattr(batched_module, "_with_streams", swapped)
+
+
+METHOD_RECORDS = ("aux_beta", "skip_noise_std", "sp_p", "sp_sparse_fraction")
+
+
+@pytest.mark.parametrize("method, changes", [("darts-gaussian", {}), ("sp-darts", SP_MIXED), ("darts-minus", {})])
+def test_whole_batched_runs_follow_their_single_seed_runs_epoch_by_epoch(tmp_path, monkeypatch, method, changes):
+    """Two epochs of three steps, run whole (BatchedSearch.run against Search.run): every seed's random
+    stream, hook state and method records (beta, noise std, p, the fraction of sparse steps) are exactly its
+    single-seed run's, and its alphas stay within the drift of a chaotic run (the single-seed search itself
+    drifts ~1e-4 in two steps from a change of memory format); a batched run whose seeds 0 and 1 start from
+    each other's random state (the control) has neither."""
+    from dartslib.engine.checkpoint import load_checkpoint
+
+    cfgs = configs(method, **changes)
+    singles = [Search(c, tmp_path / f"single{c.seed}", progress=False).run() for c in cfgs]
+
+    def compare(prefix):
+        results = BatchedSearch.start(cfgs, [tmp_path / f"{prefix}{c.seed}" for c in cfgs]).run()
+        exact, drift = True, 0.0
+        for c, result, single in zip(cfgs, results, singles):
+            mine = load_checkpoint(tmp_path / f"{prefix}{c.seed}" / "checkpoint.pt")
+            own = load_checkpoint(tmp_path / f"single{c.seed}" / "checkpoint.pt")
+            exact &= torch.equal(mine["rng"]["torch"], own["rng"]["torch"])
+            for hb, hs in zip(mine["hooks"], own["hooks"]):
+                exact &= all(torch.equal(hb[k], hs[k]) if isinstance(hb[k], torch.Tensor) else hb[k] == hs[k]
+                             for k in hb)
+            assert len(result.history) == len(single.history) == 2
+            for rb, rs in zip(result.history, single.history):
+                exact &= all(rb.get(k) == rs.get(k) for k in METHOD_RECORDS)
+                drift = max(drift, max(abs(a - b) for ct in rb["alphas"] for row_a, row_b in
+                                       zip(rb["alphas"][ct], rs["alphas"][ct]) for a, b in zip(row_a, row_b)))
+        return exact, drift
+
+    exact, drift = compare("batched")
+    assert exact and drift < 1e-4, (exact, drift)
+    assert any(k in singles[0].history[-1] for k in METHOD_RECORDS)  # the method records something to compare
+    if method == "darts-gaussian":
+        _swap_first_two_streams(monkeypatch)
+        exact, drift = compare("control")
+        assert not exact and drift > 1e-3, (exact, drift)
+
+
 class StopAfterEpoch(SearchHook):
     """A recorder (epoch-end only, so batchable) that asks the batched search to stop after epoch 1."""
 
@@ -234,8 +380,11 @@ class StopAfterEpoch(SearchHook):
             self.batch.request_stop()
 
 
-def test_interrupted_batched_run_resumes_identically_batched_or_alone(tmp_path):
-    cfgs = configs(seeds=(0, 1))
+@pytest.mark.parametrize("method, changes", [("darts", {}), ("darts-gaussian", {}), ("sp-darts", SP_MIXED)])
+def test_interrupted_batched_run_resumes_identically_batched_or_alone(tmp_path, method, changes):
+    """Bit-identical resume: every seed's checkpoint holds its own random stream (skip noise) and hook state
+    (SP-DARTS' temperature draws)."""
+    cfgs = configs(method, seeds=(0, 1), **changes)
     whole = BatchedSearch.start(cfgs).run()
     dirs = [tmp_path / f"seed{c.seed}" for c in cfgs]
     stoppers = [StopAfterEpoch(), StopAfterEpoch()]

@@ -21,14 +21,31 @@ those searches, which evaluate nothing themselves but build their history record
 and write ``checkpoint.pt``, ``history.jsonl`` and ``result.json`` with search.py's own code: every run
 directory is an ordinary single-seed run directory (``Search.resume`` continues it, alone or batched).
 
+Each seed draws its own random numbers, exactly as its single-seed run does:
+
+* **the method hooks act on their seed's own supernet.** Before every step each seed's hooks run on its
+  ordinary model, as in a single-seed search, and the batched forward reads what they set per seed: the
+  op-weight form of every seed (SP-DARTS' temperature, drawn per step by each seed's own
+  :class:`~dartslib.methods.temperature.TemperatureMixing` generator, Zhang & Ding 2023, Eq. 15), and each
+  seed's edges' ``aux_beta`` (DARTS-' auxiliary skip, Chu et al. 2021, Eq. 4) and ``skip_noise_std``
+  ("DARTS + Gaussian", Chu et al. 2020, Sec. 6.3).
+* **every seed keeps its own global random stream.** A single-seed search draws the skip noise from torch's
+  global generator (and checkpoints it as ``rng``). A batched search keeps one :class:`torch.Generator` per
+  seed, started from the global state that seed's search left (:meth:`BatchedSearch.start` and
+  :meth:`BatchedSearch.resume` capture it after building each seed), draws each seed's noise from it in the
+  single-seed order and shape (``(B, C, H, W)`` in the supernet's memory format), and writes it into the
+  seed's checkpoint as that seed's ``rng``.
+
 Supported: the first-order bi-level update (``bilevel-1st``, DARTS' Eq. 6 with xi = 0, Liu et al. 2019), its
-``same-subset`` variant and Single-DARTS' single-level update (Hou et al., 2021, Eq. 16), softmax
-and sigmoid op weights, FairDARTS' zero-one loss (Chu et al., 2020, Eq. 7-8, per seed), on
-NB201 and DARTS-topology spaces. Refused with a one-line error: the second-order update, SP-DARTS'
-per-step temperature draws, DARTS-' auxiliary skips, skip-connection noise and the ``noise`` op (random
-draws that a batched run cannot reproduce per seed), data-parallel runs and user hooks that act during a
-step. Equivalence with the single-seed search is tested in ``tests/test_batched.py``; the speed-up and
-where it ends are measured by ``benchmarks/bench_batched.py`` (``benchmarks/README.md``).
+``same-subset`` variant and Single-DARTS' single-level update (Hou et al., 2021, Eq. 16); softmax, sigmoid and
+SP-DARTS' sparse-smooth op weights (Zhang & Ding, 2023, Eq. 9-20); FairDARTS' zero-one loss (Chu et al.,
+2020, Eq. 7-8, per seed); DARTS-' auxiliary skip (any beta schedule and kind); skip-connection noise; on NB201
+and DARTS-topology spaces. So every preset the book ranks batches: darts, fairdarts, darts-minus, sp-darts,
+single-darts, darts-gaussian and darts-noskip. Refused with a one-line error: the second-order update, GDAS'
+Gumbel op weights, the ``noise`` op of RobustDARTS' S4, NAS-Bench-201's protocol, data-parallel runs and user
+hooks that act during a step. Equivalence with the single-seed search is tested in ``tests/test_batched.py``
+(per step, every preset, each against a control that must fail); the speed-up and where it ends are measured by
+``benchmarks/bench_batched.py`` (``benchmarks/README.md``).
 """
 from __future__ import annotations
 
@@ -53,13 +70,17 @@ from dartslib.engine.loop import (
     Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
 )
 from dartslib.engine.run import stop_on_signals
+from dartslib.space.op_weights import SigmoidWeights, SoftmaxWeights, SparseSmoothWeights
 from dartslib.space.supernet import (
     DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
 )
 
-__all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES"]
+__all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES",
+           "BATCHABLE_FORMS"]
 
 SUPPORTED_UPDATES = ("bilevel-1st", "same-subset", "single-level")
+BATCHABLE_FORMS = ("softmax", "sigmoid", "sparse-smooth")
+"""Op-weight forms whose weights the batched forward forms per seed (GDAS' Gumbel form samples inside the form)."""
 _STEP_HOOK_METHODS = ("on_epoch_start", "before_step", "arch_loss")
 
 
@@ -83,14 +104,9 @@ def check_batchable(configs: Sequence[SearchConfig]) -> None:
     if c.update not in SUPPORTED_UPDATES:
         raise ValueError(f"batched seeds do not support --update {c.update} (method {c.method}); supported: "
                          f"{', '.join(SUPPORTED_UPDATES)}")
-    if c.op_weights == "sparse-smooth":
-        raise ValueError(f"batched seeds do not support --op-weights sparse-smooth (method {c.method}): SP-DARTS "
-                         f"draws a temperature per seed and step")
-    if c.aux_skip:
-        raise ValueError(f"batched seeds do not support --aux-skip (method {c.method}, DARTS-' auxiliary skip)")
-    if c.skip_noise:
-        raise ValueError(f"batched seeds do not support --skip-noise (method {c.method}): its noise is drawn "
-                         f"from one global random stream")
+    if c.op_weights not in BATCHABLE_FORMS:
+        raise ValueError(f"batched seeds do not support --op-weights {c.op_weights} (method {c.method}); "
+                         f"supported: {', '.join(BATCHABLE_FORMS)}")
     if c.protocol != "darts" or c.step_order != "arch-first" or c.lr_schedule == "cosine-step" or c.nesterov:
         raise ValueError(f"batched seeds support DARTS' search protocol only (method {c.method}: protocol "
                          f"{c.protocol}, step order {c.step_order}, lr schedule {c.lr_schedule}, "
@@ -103,11 +119,22 @@ def check_batchable(configs: Sequence[SearchConfig]) -> None:
                          f"random stream")
 
 
-def _check_hooks(search: Search) -> None:
+def _per_seed_hooks() -> tuple[type, ...]:
+    """The method hooks that batch: they act only on their own seed's supernet (its op-weight form, its edges'
+    ``aux_beta`` / ``skip_noise_std``), which the batched forward reads per seed, or (the zero-one loss) the
+    batched search computes per seed itself."""
+    from dartslib.methods.aux_skip import AuxiliarySkip
+    from dartslib.methods.skip_noise import SkipNoise
+    from dartslib.methods.temperature import TemperatureMixing
     from dartslib.methods.zero_one import ZeroOneLoss
 
+    return ZeroOneLoss, AuxiliarySkip, SkipNoise, TemperatureMixing
+
+
+def _check_hooks(search: Search) -> None:
+    known = _per_seed_hooks()
     for hook in search.hooks:
-        if isinstance(hook, ZeroOneLoss):
+        if type(hook) in known:
             continue
         acting = [m for m in _STEP_HOOK_METHODS if getattr(type(hook), m) is not getattr(SearchHook, m)]
         if acting:
@@ -136,8 +163,13 @@ class SeedBatchedSupernet:
             if type(model) is not type(template) or {n: p.shape for n, p in model.state_dict().items()} != shapes:
                 raise ValueError("batched supernets must have one architecture (same space, C, depth, classes)")
         self.template, self.S = template, len(models)
+        self.models = list(models)  # each seed's own supernet: its op-weight form and edge settings are read per seed
         self.space = template.space
-        self.form = template.op_weight_form
+        per_model_modules = [dict(m.named_modules()) for m in models]
+        self._seed_edges: dict[int, list[MixedEdge]] = {  # template edge -> that edge in every seed's supernet
+            id(m): [modules[name] for modules in per_model_modules]
+            for name, m in template.named_modules() if isinstance(m, MixedEdge)}
+        self.streams: list[torch.Generator] | None = None  # each seed's random stream (skip noise); see BatchedSearch
         self.channels_last = template.channels_last if channels_last is None else channels_last
         self.training = True
         self._prefix = {id(m): (name + "." if name else "") for name, m in template.named_modules()}
@@ -167,8 +199,16 @@ class SeedBatchedSupernet:
         return [self.alphas[ct] for ct in self.space.cell_types]
 
     def op_weights(self) -> dict[str, Tensor]:
-        """``{cell_type: (S, E, M)}`` op weights, each seed's formed from its own alphas."""
-        return {ct: self.form(self.alphas[ct]) for ct in self.space.cell_types}
+        """``{cell_type: (S, E, M)}`` op weights, each seed's formed from its own alphas by its own supernet's
+        op-weight form (SP-DARTS: each seed's temperature of this step); one call when the forms agree."""
+        forms = [m.op_weight_form for m in self.models]
+        first = forms[0]
+        if type(first) in (SoftmaxWeights, SparseSmoothWeights, SigmoidWeights) and all(
+                type(f) is type(first) and getattr(f, "temperature", None) == getattr(first, "temperature", None)
+                for f in forms[1:]):
+            return {ct: first(self.alphas[ct]) for ct in self.space.cell_types}  # softmax/sigmoid on the last dim
+        return {ct: torch.stack([f(a) for f, a in zip(forms, self.alphas[ct].unbind(0))])
+                for ct in self.space.cell_types}
 
     def train(self, mode: bool = True) -> "SeedBatchedSupernet":
         self.training = mode
@@ -237,11 +277,19 @@ class SeedBatchedSupernet:
         """``out + sum_i w_i * op_i(x)`` per seed (``out``: the node's sum so far, or None); ``w`` is
         ``(M, S*C, 1, 1)``. The same sum as :class:`~dartslib.space.supernet.MixedEdge`, fused where the maths
         allow: an op that ends in an affine-free BN takes ``w_i`` as that BN's scale (``w * BN(z)`` is BN
-        with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once."""
-        if edge.aux_skip is not None or edge.skip_noise_std:
-            raise ValueError("batched seeds do not support auxiliary skips or skip noise")
+        with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once.
+        The edge's method extras, read from each seed's own edge, as ``MixedEdge.forward``: skip noise on
+        ``skip_connect``'s output (training mode, each seed's std, drawn from its own stream) and DARTS-'
+        auxiliary skip ``+ beta * aux_skip(x)`` outside the weighted sum (each seed's beta)."""
+        seed_edges = self._seed_edges[id(edge)]
+        noisy = (self.training and edge.skip_index is not None
+                 and any(e.skip_noise_std for e in seed_edges))
         for i in edge.computed:
             op = edge.ops[i]
+            if noisy and i == edge.skip_index:
+                y = self._skip_noise(self._op(edge, i, x, share), [e.skip_noise_std for e in seed_edges])
+                out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
+                continue
             if isinstance(op, AvgPool3x3) and self.fuse:
                 sums, counts = self._pool_sums(op, x)
                 scale = w[i] / counts  # (S*C, H', W'): no batch dimension, cheap
@@ -253,7 +301,40 @@ class SeedBatchedSupernet:
                 continue
             y = self._op(edge, i, x, share)
             out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
+        if edge.aux_skip is not None:
+            betas = [e.aux_beta for e in seed_edges]
+            if any(betas):  # a seed whose beta is 0 adds nothing, as MixedEdge skips the branch
+                aux = self._module(edge.aux_skip, x)
+                if all(b == betas[0] for b in betas):
+                    out = out + betas[0] * aux
+                else:
+                    out = out + aux * self._per_channel(betas, aux)
         return out
+
+    def _per_channel(self, values: Sequence[float], like: Tensor) -> Tensor:
+        """``(S*C, 1, 1)``: seed ``s``'s value on each of its ``C`` channels of ``like`` ``(B, S*C, H, W)``."""
+        C = like.shape[1] // self.S
+        v = torch.tensor(values, dtype=like.dtype, device=like.device)
+        return v.repeat_interleave(C)[:, None, None]
+
+    def _skip_noise(self, y: Tensor, stds: Sequence[float]) -> Tensor:
+        """``y + std_s * N(0, 1)`` on seed ``s``'s channels of ``y`` ``(B, S*C, H, W)``, the noise drawn from
+        seed ``s``'s own stream in the shape and memory format its single-seed edge draws it
+        (``torch.randn_like`` of its ``(B, C, H, W)`` output), and nothing drawn for a seed whose std is 0."""
+        if self.streams is None or len(self.streams) != self.S:
+            raise ValueError("skip noise in a batched search needs one random stream per seed (SeedBatchedSupernet"
+                             ".streams; BatchedSearch sets them)")
+        B, SC, H, W = y.shape
+        C = SC // self.S
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        parts = []
+        for std, stream in zip(stds, self.streams):
+            if std:
+                noise = torch.empty((B, C, H, W), dtype=y.dtype, device=y.device, memory_format=layout)
+                parts.append(std * noise.normal_(generator=stream))
+            else:
+                parts.append(y.new_zeros((B, C, H, W)))
+        return y + torch.cat(parts, dim=1)
 
     def _pool_sums(self, pool: AvgPool3x3, x: Tensor) -> tuple[Tensor, Tensor]:
         """AvgPool3x3's window sums ``(B, S*C, H', W')`` and real-pixel counts ``(1, 1, H', W')``."""
@@ -481,9 +562,14 @@ class BatchedSearch:
     returns one :class:`~dartslib.engine.loop.SearchResult` per seed. The ``seconds`` a seed's history records
     per epoch are the batched epoch's wall time divided by ``S`` (each seed's share of the cost), so the
     sum over a sweep's runs is still the time spent.
+
+    ``rng_states``: each seed's random state (:meth:`~dartslib.engine.run.Run.rng_state`) as its single-seed
+    search would hold it now; its global stream continues from there, per seed (the skip noise). :meth:`start`
+    and :meth:`resume` capture them; without them every seed starts from the current global state, which a
+    search that draws from it (``skip_noise``) refuses.
     """
 
-    def __init__(self, searches: Sequence[Search]) -> None:
+    def __init__(self, searches: Sequence[Search], rng_states: Sequence[dict[str, Any]] | None = None) -> None:
         searches = list(searches)
         check_batchable([s.config for s in searches])
         first = searches[0]
@@ -501,6 +587,16 @@ class BatchedSearch:
         self.device = first.device
         self.steps_per_epoch = first.steps_per_epoch
         self.net = SeedBatchedSupernet([s.model for s in searches])
+        if rng_states is None:
+            if self.config.skip_noise:
+                raise ValueError("batched seeds with skip noise need each seed's random state (rng_states); "
+                                 "BatchedSearch.start and BatchedSearch.resume capture them")
+            rng_states = [first.rng_state()] * self.S
+        if len(rng_states) != self.S:
+            raise ValueError(f"got {len(rng_states)} random states for {self.S} seeds")
+        self.streams = [_stream(state, self.device) for state in rng_states]
+        self._cpu_rng = [state["torch"].clone() for state in rng_states]  # untouched by the steps on CUDA
+        self.net.streams = self.streams
         cfg = self.config
         self.weight_optimizer = torch.optim.SGD(self.net.weight_parameters(), cfg.lr, momentum=cfg.momentum,
                                                 weight_decay=cfg.weight_decay)
@@ -535,13 +631,14 @@ class BatchedSearch:
         hooks = list(hooks) if hooks is not None else [[] for _ in configs]
         if len(out_dirs) != len(configs) or len(hooks) != len(configs):
             raise ValueError(f"got {len(configs)} configs, {len(out_dirs)} output directories, {len(hooks)} hook lists")
-        return cls([Search(c, d, progress=False, hooks=list(h)) for c, d, h in zip(configs, out_dirs, hooks)])
+        return cls(*_with_streams(lambda c=c, d=d, h=h: Search(c, d, progress=False, hooks=list(h))
+                                  for c, d, h in zip(configs, out_dirs, hooks)))
 
     @classmethod
     def resume(cls, paths: Sequence[str | Path], **config_changes: Any) -> "BatchedSearch":
         """Continue the seeds saved in ``paths`` (run directories or their ``checkpoint.pt``), written by a
         batched or an ordinary search."""
-        return cls([Search.resume(p, progress=False, **config_changes) for p in paths])
+        return cls(*_with_streams(lambda p=p: Search.resume(p, progress=False, **config_changes) for p in paths))
 
     # ------------------------------------------------------------------------------------- the loop
     def _batches(self, batches: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
@@ -636,6 +733,9 @@ class BatchedSearch:
     def evaluate(self) -> list[tuple[float, float]]:
         """Each seed's mean cross-entropy and accuracy (%) on the held-out split, in eval mode (one pass
         over the split for all seeds: every seed's held-out split is the same images)."""
+        for search in self.searches:  # the state the accuracy is reported in (SP-DARTS: t_sm), per seed
+            for hook in search.hooks:
+                hook.eval_mode(search.model)
         was_training = self.net.training
         self.net.eval()
         loss_sum = torch.zeros(self.S, dtype=torch.float64, device=self.device)
@@ -667,7 +767,12 @@ class BatchedSearch:
     def save(self) -> list[Path | None]:
         """Unpack, then let every seed's search write its ``checkpoint.pt`` and ``history.jsonl``."""
         self.unpack()
-        return [search.save() for search in self.searches]
+        return [self._save_seed(s) for s in range(self.S)]
+
+    def _save_seed(self, s: int) -> Path | None:
+        """Seed ``s``'s search writes its checkpoint with its own random stream as the ``rng`` it records."""
+        with _global_stream(self._cpu_rng[s], self.streams[s]):
+            return self.searches[s].save()
 
     def request_stop(self) -> None:
         """Stop after the current step, saving every seed's checkpoint (what Ctrl-C does)."""
@@ -701,9 +806,9 @@ class BatchedSearch:
                     evaluation = self.evaluate()
                     seconds = (time.perf_counter() - started) / self.S
                     self.unpack()
-                    for search, st, ev in zip(self.searches, stats, evaluation):
+                    for s, (search, st, ev) in enumerate(zip(self.searches, stats, evaluation)):
                         search.history.append(search._epoch_record(st, seconds, evaluation=ev))
-                        search.save()
+                        self._save_seed(s)
                     if self._stop_requested and self.epoch < cfg.epochs:
                         raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
                                                 if self.searches[0].out_dir else None)
@@ -721,6 +826,48 @@ class BatchedSearch:
                         lock.release()
                 if bar is not None:
                     bar.close()
+
+
+def _stream(rng: dict[str, Any], device: torch.device) -> torch.Generator:
+    """A generator holding one seed's global random stream on ``device`` (the CPU's, or the CUDA device's)."""
+    if device.type == "cuda":
+        generator = torch.Generator(device=device)
+        generator.set_state(rng["cuda"])
+        return generator
+    generator = torch.Generator()
+    generator.set_state(rng["torch"])
+    return generator
+
+
+class _global_stream:
+    """Within the block, torch's global generators hold one seed's stream (so its search checkpoints it);
+    the global state is restored after."""
+
+    def __init__(self, cpu: Tensor, stream: torch.Generator) -> None:
+        self.cpu, self.stream = cpu, stream
+
+    def __enter__(self) -> None:
+        self.saved_cpu = torch.get_rng_state()
+        torch.set_rng_state(self.cpu if self.stream.device.type == "cuda" else self.stream.get_state())
+        if self.stream.device.type == "cuda":
+            self.saved_cuda = torch.cuda.get_rng_state(self.stream.device)
+            torch.cuda.set_rng_state(self.stream.get_state(), self.stream.device)
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.set_rng_state(self.saved_cpu)
+        if self.stream.device.type == "cuda":
+            torch.cuda.set_rng_state(self.saved_cuda, self.stream.device)
+
+
+def _with_streams(factories: Any) -> tuple[list[Search], list[dict[str, Any]]]:
+    """Build the seeds' searches one after another, each one's random state captured right after it is built
+    (a search seeds, or restores, torch's global stream; the next seed's build would overwrite it)."""
+    searches, states = [], []
+    for factory in factories:
+        search = factory()
+        searches.append(search)
+        states.append(search.rng_state())
+    return searches, states
 
 
 def batched_search(configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,
@@ -802,5 +949,6 @@ def _run_dirs(run_dirs: Sequence[Path]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: python -m dartslib.engine.batched RUN_DIR... (started by `python -m dartslib sweep --batch-seeds`)")
+        sys.exit("usage: python -m dartslib.engine.batched RUN_DIR... "
+                 "(started by `python -m dartslib sweep --batch-seeds`)")
     sys.exit(_run_dirs([Path(a) for a in sys.argv[1:]]))
