@@ -76,10 +76,14 @@ def runs_of(folder: Path, method: str) -> list[Path]:
                   key=lambda p: int(p.name.rsplit("seed", 1)[1]))
 
 
-def machine_of(runs: list[dict]) -> str:
-    """The distinct machines of the finished searches (dartslib.engine.machine.machine_label)."""
+def machine_of(runs: list[dict], folder: Path) -> str:
+    """The distinct machines of the finished searches (dartslib.engine.machine.machine_label); for a sweep
+    interrupted before any search finished, the folder's ``machine.json`` (``machine_info()`` of the machine
+    that ran it, written by hand with dartslib), marked as such."""
     from dartslib.engine.machine import machine_label
     seen = {machine_label(r["result"].get("machine")) for r in runs if r["result"] is not None}
+    if not seen and (folder / "machine.json").exists():
+        return machine_label(json.loads((folder / "machine.json").read_text())) + " (machine.json; unfinished)"
     return "; ".join(sorted(seen)) or "(unfinished)"
 
 
@@ -115,7 +119,7 @@ def row(folder: Path, method: str, epoch: int | None) -> dict | None:
             "share": float(np.mean([m["share"] for m in ms])),
             "lead": float(np.median(np.concatenate([m["leads"] for m in ms]))),
             "lead1": float(np.median(np.concatenate([epoch_measures(x)["leads"] for x in firsts]))),
-            "max_w": float(max(m["max_w"] for m in ms)), "machine": machine_of(runs)}
+            "max_w": float(max(m["max_w"] for m in ms)), "machine": machine_of(runs, folder)}
 
 
 HEADER = ("| folder | method | epoch | n | skip-dominated | 95 % CI | p vs chance | skips per seed | mean skips "
