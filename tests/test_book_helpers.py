@@ -108,3 +108,15 @@ def test_search_many_hands_results_back_without_a_file_descriptor_per_tensor(tmp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_show_table_formats_numbers_and_never_shows_nan():
+    import numpy as np
+    import pandas as pd
+
+    from dartslib.book import show_table
+
+    df = pd.DataFrame({"method": ["darts", "sp-darts"], "acc": [93.123, np.nan], "seeds": [3, 4]})
+    html = show_table(df, {"acc": "{:.1f}"}, rename={"acc": "accuracy (%)"}).to_html()
+    assert "93.1" in html and "93.123" not in html and "accuracy (%)" in html
+    assert "nan" not in html.lower()
