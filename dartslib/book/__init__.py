@@ -8,7 +8,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
 
 ``from dartslib.book import *`` gives a chapter
 
-* the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, ``tqdm``,
+* the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, :func:`tqdm`
+  (a widget bar in an interactive session, none in the book's build: :func:`progress_mode`),
   ``Markdown`` (IPython), ``Figure`` (matplotlib);
 * the parts of ``dartslib`` that most chapters use: ``dartslib`` itself, :mod:`~dartslib.viz.plots`,
   :mod:`~dartslib.diagnostics.measures`, :mod:`~dartslib.book.toys`, :class:`~dartslib.book.explorer.Explorer`,
@@ -44,7 +45,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm as _tqdm_auto
+from tqdm.std import tqdm as _tqdm_text
 
 import dartslib
 from dartslib import build_supernet, derive, diagnostics, get_space, make_config, search
@@ -74,6 +76,33 @@ __all__ = [
     # the committed real-supernet runs (dartslib.book.results)
     "collapse_results", "CollapseResults",
 ]
+
+
+PROGRESS_ENV = "DARTSLIB_PROGRESS"
+"""``widget``, ``text`` or ``off``: how the chapters show progress (unset: :func:`progress_mode` decides)."""
+
+# set in the kernels of an interactive front end: Jupyter Server (Lab, Notebook 7), Colab, VS Code
+_INTERACTIVE_ENV = ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID")
+
+
+def progress_mode() -> str:
+    """How progress bars show: ``$DARTSLIB_PROGRESS`` if set; else ``"widget"`` in an interactive front end
+    (Jupyter Lab or Notebook 7, Colab, VS Code) and ``"off"`` otherwise, in the book's build above all, where a
+    widget bar would reach the page as widget JSON and a text bar as a trail of updates."""
+    mode = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if mode in ("widget", "text", "off"):
+        return mode
+    return "widget" if any(v in os.environ for v in _INTERACTIVE_ENV) else "off"
+
+
+def tqdm(*args: Any, **kwargs: Any) -> Any:
+    """``tqdm.auto.tqdm`` in an interactive session, a plain text bar or none in a build (:func:`progress_mode`)."""
+    mode = progress_mode()
+    if mode == "widget":
+        return _tqdm_auto(*args, **kwargs)
+    if mode == "off":
+        kwargs["disable"] = True
+    return _tqdm_text(*args, **kwargs)
 
 
 def new_figure(width: float, height: float) -> Figure:
