@@ -128,6 +128,9 @@ def test_source_rules_on_control_sources(tmp_path):
     words = _write_notebook(tmp_path / "c.ipynb",
                             [("markdown", "The regime of issue 13, as an earlier build had it.", [])])
     hidden_words = _write_notebook(tmp_path / "d.ipynb", [("code", "# issue 13's regime\nx = 1", ["remove-input"])])
+    visible_glue = _write_notebook(tmp_path / "e.ipynb", [("code", "x = 1\nglue('x', x, display=False)", [])])
+    hidden_glue = _write_notebook(tmp_path / "f.ipynb", [("code", "glue('x', 1, display=False)", ["remove-input"])])
+    assert pc.source_findings(visible_glue) and not pc.source_findings(hidden_glue)
     md = tmp_path / "p.md"
     md.write_text("Clone https://github.com/REPLACE-WITH-OWNER/dartslib.\n")
     comment = tmp_path / "q.md"
