@@ -260,7 +260,7 @@ def source_findings(path: Path) -> list[str]:
 
     In a notebook, Markdown cells and the code of cells a reader sees count for the words and placeholders
     (code that runs hidden may say what it likes in comments, but not in what it prints: that is checked on
-    the built page); a visible code cell has at most :data:`MAX_VISIBLE_LINES` lines. MyST and HTML comments
+    the built page); a visible code cell has at most :data:`MAX_VISIBLE_LINES` lines and calls no ``glue``. MyST and HTML comments
     are not shown and do not count."""
     out: list[str] = []
 
@@ -278,6 +278,9 @@ def source_findings(path: Path) -> list[str]:
                 words(source, f"{path.name} cell {i}")
             elif cell["cell_type"] == "code" and not tags & _HIDDEN_TAGS:
                 words(source, f"{path.name} cell {i}")
+                if re.search(r"^\s*glue\(", source, re.MULTILINE):
+                    out.append(f"{path.name} cell {i}: a visible code cell calls glue() (bookkeeping: move it to a "
+                               "remove-input cell)")
                 n = len(source.rstrip("\n").splitlines())
                 if n > MAX_VISIBLE_LINES:
                     out.append(f"{path.name} cell {i}: visible code cell of {n} lines (at most {MAX_VISIBLE_LINES}; "

@@ -108,3 +108,31 @@ def test_search_many_hands_results_back_without_a_file_descriptor_per_tensor(tmp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_show_table_formats_numbers_and_never_shows_nan():
+    import numpy as np
+    import pandas as pd
+
+    from dartslib.book import show_table
+
+    df = pd.DataFrame({"method": ["darts", "sp-darts"], "acc": [93.123, np.nan], "seeds": [3, 4]})
+    html = show_table(df, {"acc": "{:.1f}"}, rename={"acc": "accuracy (%)"}).to_html()
+    assert "93.1" in html and "93.123" not in html and "accuracy (%)" in html
+    assert "nan" not in html.lower()
+
+
+def test_progress_bars_are_widgets_only_in_an_interactive_session(monkeypatch):
+    from tqdm.std import tqdm as text_tqdm
+
+    import dartslib.book as book
+
+    for name in ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID", book.PROGRESS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert book.progress_mode() == "off"                       # a build: no bar reaches the page
+    bar = book.tqdm(range(3))
+    assert bar.disable and list(bar) == [0, 1, 2]
+    monkeypatch.setenv("JPY_SESSION_NAME", "x.ipynb")
+    assert book.progress_mode() == "widget"
+    monkeypatch.setenv(book.PROGRESS_ENV, "text")
+    assert book.progress_mode() == "text" and isinstance(book.tqdm(range(1)), text_tqdm)

@@ -27,11 +27,13 @@ def page(body: str) -> str:
 def code_cell(lines: int, tags: str = "", toggle: bool = False) -> str:
     code = "\n".join(f'<span class="n">x{i}</span> <span class="o">=</span> <span class="mi">{i}</span>'
                      for i in range(lines))
-    pre = f'<div class="highlight-ipython3 notranslate"><div class="highlight"><pre><span></span>{code}\n</pre></div></div>'
+    pre = (f'<div class="highlight-ipython3 notranslate"><div class="highlight"><pre><span></span>{code}\n'
+           '</pre></div></div>')
     inner = f'<div class="cell_input docutils container">{pre}</div>'
     if toggle:
         inner = f'<details class="hide above-input"><summary>Show code cell source</summary>{inner}</details>'
-    return f'<div class="cell {tags} docutils container">{inner}<div class="cell_output docutils container"></div></div>'
+    return (f'<div class="cell {tags} docutils container">{inner}'
+            '<div class="cell_output docutils container"></div></div>')
 
 
 CLEAN = page("""
@@ -43,7 +45,8 @@ it costs $5 of nothing (a dollar sign alone is text).</p>
 <div class="cell docutils container"><div class="cell_output docutils container">
 <div class="output text_html"><table class="dataframe"><thead><tr><th>method</th><th>acc (%)</th></tr></thead>
 <tbody><tr><td>DARTS</td><td>93.1</td></tr><tr><td>Nanda's variant</td><td>—</td></tr></tbody></table></div>
-<div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>searches: 100%|##########| 8/8
+<div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>
+searches: 100%|##########| 8/8
 </pre></div></div></div></div>
 """)
 
@@ -63,7 +66,8 @@ CONTROLS = {
     "placeholders": [
         page("<p>Clone https://github.com/REPLACE-WITH-OWNER/dartslib first.</p>"),
         page('<p><a href="https://github.com/REPLACE-WITH-OWNER/dartslib">the repository</a></p>'),
-        page('<div class="highlight"><pre>pip install "dartslib @ git+https://github.com/REPLACE-WITH-OWNER/x"</pre></div>'),
+        page('<div class="highlight"><pre>pip install "dartslib @ git+https://github.com/REPLACE-WITH-OWNER/x"'
+             '</pre></div>'),
     ],
     "process words": [
         page("<p>This is the regime of issue 13.</p>"),
@@ -121,8 +125,12 @@ def _write_notebook(path: Path, cells: list[tuple[str, str, list[str]]]) -> Path
 def test_source_rules_on_control_sources(tmp_path):
     long_visible = _write_notebook(tmp_path / "a.ipynb", [("code", "x = 1\n" * 26, [])])
     long_hidden = _write_notebook(tmp_path / "b.ipynb", [("code", "x = 1\n" * 80, ["remove-input"])])
-    words = _write_notebook(tmp_path / "c.ipynb", [("markdown", "The regime of issue 13, as an earlier build had it.", [])])
+    words = _write_notebook(tmp_path / "c.ipynb",
+                            [("markdown", "The regime of issue 13, as an earlier build had it.", [])])
     hidden_words = _write_notebook(tmp_path / "d.ipynb", [("code", "# issue 13's regime\nx = 1", ["remove-input"])])
+    visible_glue = _write_notebook(tmp_path / "e.ipynb", [("code", "x = 1\nglue('x', x, display=False)", [])])
+    hidden_glue = _write_notebook(tmp_path / "f.ipynb", [("code", "glue('x', 1, display=False)", ["remove-input"])])
+    assert pc.source_findings(visible_glue) and not pc.source_findings(hidden_glue)
     md = tmp_path / "p.md"
     md.write_text("Clone https://github.com/REPLACE-WITH-OWNER/dartslib.\n")
     comment = tmp_path / "q.md"

@@ -8,7 +8,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
 
 ``from dartslib.book import *`` gives a chapter
 
-* the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, ``tqdm``,
+* the modules every chapter uses: ``math``, ``time``, ``np`` (numpy), ``pd`` (pandas), ``torch``, :func:`tqdm`
+  (a widget bar in an interactive session, none in the book's build: :func:`progress_mode`),
   ``Markdown`` (IPython), ``Figure`` (matplotlib);
 * the parts of ``dartslib`` that most chapters use: ``dartslib`` itself, :mod:`~dartslib.viz.plots`,
   :mod:`~dartslib.diagnostics.measures`, :mod:`~dartslib.book.toys`, :class:`~dartslib.book.explorer.Explorer`,
@@ -21,7 +22,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   one chapter uses (a method's own module) is imported by
   that chapter where it is first used, so the reader sees where it comes from;
 * :func:`glue` (myst-nb's, which pastes a computed value into the prose of the built book; elsewhere it
-  prints the value), :func:`new_figure`, :func:`band`, :func:`start_chapter` and :func:`search_many`
+  prints the value), :func:`new_figure`, :func:`band`, :func:`show_table` (a formatted table, never a raw
+  DataFrame of floats), :func:`start_chapter` and :func:`search_many`
   (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each);
 * :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
   ``book/results/collapse/`` at the toy scale, at ``small``/``paper`` scale loaded from the runs folder or run
@@ -55,7 +57,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm as _tqdm_auto
+from tqdm.std import tqdm as _tqdm_text
 
 import dartslib
 from dartslib import build_supernet, derive, diagnostics, get_space, make_config, search
@@ -85,11 +88,38 @@ __all__ = [
     # the device contract: batches follow the model (dartslib.device)
     "model_device", "to_device", "synchronize",
     # the book's helpers
-    "glue", "new_figure", "band", "Chapter", "start_chapter", "search_many", "OptInRequired", "opt_in",
-    "runs_root",
+    "glue", "new_figure", "band", "show_table", "mean_sd", "mean_sd_table", "Chapter", "start_chapter",
+    "search_many", "OptInRequired", "opt_in", "runs_root",
     # the committed real-supernet runs (dartslib.book.results)
     "collapse_results", "CollapseResults",
 ]
+
+
+PROGRESS_ENV = "DARTSLIB_PROGRESS"
+"""``widget``, ``text`` or ``off``: how the chapters show progress (unset: :func:`progress_mode` decides)."""
+
+# set in the kernels of an interactive front end: Jupyter Server (Lab, Notebook 7), Colab, VS Code
+_INTERACTIVE_ENV = ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID")
+
+
+def progress_mode() -> str:
+    """How progress bars show: ``$DARTSLIB_PROGRESS`` if set; else ``"widget"`` in an interactive front end
+    (Jupyter Lab or Notebook 7, Colab, VS Code) and ``"off"`` otherwise, in the book's build above all, where a
+    widget bar would reach the page as widget JSON and a text bar as a trail of updates."""
+    mode = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if mode in ("widget", "text", "off"):
+        return mode
+    return "widget" if any(v in os.environ for v in _INTERACTIVE_ENV) else "off"
+
+
+def tqdm(*args: Any, **kwargs: Any) -> Any:
+    """``tqdm.auto.tqdm`` in an interactive session, a plain text bar or none in a build (:func:`progress_mode`)."""
+    mode = progress_mode()
+    if mode == "widget":
+        return _tqdm_auto(*args, **kwargs)
+    if mode == "off":
+        kwargs["disable"] = True
+    return _tqdm_text(*args, **kwargs)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -98,6 +128,69 @@ def new_figure(width: float, height: float) -> Figure:
     Draw it inside ``with plots.style():`` so it matches the library's figures; a cell that ends with the
     figure shows it."""
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def show_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
+               decimals: int = 2, na: str = "–", index: bool = False, caption: str | None = None) -> Any:
+    """A table as the book shows it: numbers formatted, a missing value as a dash (never ``NaN``), no index.
+
+    Args:
+        df: the table.
+        formats: ``column -> format`` (``"{:.1f}"``, ``"{:.0f}%"``); other float columns get ``decimals`` places.
+        rename: ``column -> header`` (with the unit: ``{"acc": "accuracy (%)"}``), applied after formatting.
+        na: what a missing value shows.
+        index: show the index.
+        caption: a caption above the table.
+
+    Returns:
+        a pandas ``Styler``; a cell that ends with it shows the table.
+    """
+    formats = dict(formats or {})
+    for column in df.columns:
+        if column not in formats and pd.api.types.is_float_dtype(df[column]):
+            formats[column] = f"{{:.{decimals}f}}"
+    styler = df.style.format(formats, na_rep=na)
+    styler = styler.format_index(lambda c: (rename or {}).get(c, c), axis="columns")
+    if not index:
+        styler = styler.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def mean_sd(values: Any, fmt: str = "{:.2f}", na: str = "–") -> str:
+    """``"mean ± sd"`` of ``values`` over seeds (missing values left out): one value alone, none as ``na``."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return na
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}"
+
+
+def mean_sd_table(df: pd.DataFrame, by: str, columns: Mapping[str, str], seeds: bool = True,
+                  na: str = "–") -> Any:
+    """Per group of ``by`` (a method, an arm): ``mean ± sd`` over its rows (seeds) of each column.
+
+    Args:
+        df: one row per seed.
+        by: the column that names the group.
+        columns: ``column -> format`` of the mean and sd (``{"drop": "{:.1f}"}``), in the order shown.
+        seeds: add a column with the number of rows per group.
+        na: what a column that a group never measured shows.
+
+    Returns:
+        the table, formatted (:func:`show_table`).
+    """
+    rows = []
+    for group, part in df.groupby(by, sort=False):
+        row = {by: group}
+        if seeds:
+            row["seeds"] = len(part)
+        row.update({c: mean_sd(part[c], fmt, na) for c, fmt in columns.items()})
+        rows.append(row)
+    return show_table(pd.DataFrame(rows), na=na)
 
 
 @dataclass

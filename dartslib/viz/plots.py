@@ -520,7 +520,8 @@ def _pick_cells(n: int, cells: Sequence[int] | None) -> list[int]:
 def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, cells: Sequence[int] | None = None,
                               value: str = "cosine") -> Figure:
     """The correlation term of Hou et al. (2021), Eq. 8, per node of the first, middle and last search cells
-    (or ``cells``) per recorded epoch (their Fig. 2). Several runs (e.g. bi-level vs single-level) get one line style per label; runs sharing
+    (or ``cells``) per recorded epoch (their Fig. 2). Several runs (e.g. bi-level vs single-level) get one line
+    style per label; runs sharing
     a label (seeds) are averaged.
 
     ``value="cosine"``: scale-free, in [-1, 1] (1 when both steps use the same batch); ``"raw"``: Eq. 8 as

@@ -58,7 +58,7 @@ METHOD_COLORS: dict[str, str] = {
     "dartsgaussian": "#e69f00",            # orange
     "dartsm2": "#56b4e9",                  # sky blue
     "dartsnoskip": "#999933",              # olive
-    "dartslargearchlr": "#b15928",         # brown
+    "dartslargearchlr": "#6a3d9a",         # violet
 }
 """The one colour of every method preset (:data:`dartslib.methods.presets.METHODS`) in every figure of the book.
 
@@ -67,7 +67,7 @@ up with :func:`method_color`, which also accepts the names the book prints (``"D
 
 _METHOD_ALIASES: dict[str, str] = {"darts1st": "darts", "dartsfirstorder": "darts", "dartssecondorder": "darts2nd",
                                    "darts2ndorder": "darts2nd"}
-_SPARE_PALETTE = ("#332288", "#117733", "#ddcc77", "#661100", "#6699cc", "#aa4466", "#888888")
+_SPARE_PALETTE = ("#117733", "#88ccee", "#661100", "#ddcc77", "#332288", "#aa4466", "#888888")
 
 _RUN_PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#404040", "#f0e442")
 _NODE_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d")
