@@ -4,9 +4,12 @@ A *run directory* holds what a search or training writes: ``checkpoint.pt``, ``h
 ``result.json`` (:data:`RUN_FILES`). A new run refuses a directory that already has any of them, unless it
 continues that run (``--resume``) or is told to start over (``--overwrite``, which deletes them first).
 While it runs, the run holds ``.lock`` (:data:`LOCK_NAME`), a file with its process id and host: a second
-process on the same directory stops with a message naming the holder. A lock whose process is gone (same
-host, no such pid) is stale and is removed. Locks are taken with ``O_CREAT | O_EXCL``, so two processes
-starting at the same moment cannot both win.
+process on the same directory stops with a message naming the holder (or waits for it:
+``RunLock.acquire(wait=...)``, as a sweep's child does). A lock whose process is gone (same host, no such pid)
+is stale and is removed, as is an empty or unreadable one older than :data:`STALE_UNREADABLE_AFTER` seconds.
+A lock is written and fsynced into a temporary file and then hard-linked to its name (``O_CREAT | O_EXCL``
+where a file system has no hard links), so two processes starting at the same moment cannot both win, and no
+process ever sees a lock without its contents.
 """
 from __future__ import annotations
 
