@@ -824,6 +824,13 @@ def test_row7_wrong_arguments_are_type_errors_naming_them():
         count_parameters(None)
     with pytest.raises(TypeError, match="count_macs: model must be"):
         count_macs(None, (3, 8, 8))
+    from dartslib.engine.config import SearchConfig
+    from dartslib.engine.train import make_train_config
+
+    with pytest.raises(TypeError, match="make_train_config: genotype must be"):
+        make_train_config(None)
+    with pytest.raises(ValueError, match="a search config is a dict"):
+        SearchConfig.from_dict(None)
 
 
 def test_row8_an_old_empty_or_garbage_lock_is_stale(tmp_path):

@@ -248,6 +248,9 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SearchConfig":
+        """The config a checkpoint, ``spec.json`` or ``result.json`` stores, validated (ValueError naming the field)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a search config is a dict of its fields, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

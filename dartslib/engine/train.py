@@ -140,6 +140,9 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     from dartslib.arch.genotype import parse_genotype
     from dartslib.arch.nb201 import format_nb201_arch, parse_nb201_arch
 
+    if not isinstance(genotype, str):
+        raise TypeError(f"make_train_config: genotype must be genotype text, a published name or an NB201 string, "
+                        f"got {type(genotype).__name__}")
     text = genotype.strip()
     nb201 = is_nb201_arch(text)
     text = format_nb201_arch(parse_nb201_arch(text)) if nb201 else str(parse_genotype(text))
