@@ -53,6 +53,21 @@ def _positive(text: str) -> int:
     return value
 
 
+MAX_CLASSES = 100_000
+"""``count --num-classes``: at most this many (ImageNet-21k has 21,841)."""
+
+
+def _bounded(maximum: int) -> Any:
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig.validate
 
 
@@ -93,33 +108,57 @@ def _device(text: str) -> str:
     return text
 
 
+def _field(name: str, train: bool = False) -> Any:
+    """The flag's ``type`` from the declaration of config field ``name`` (:data:`dartslib.engine.config.FIELDS`,
+    :data:`dartslib.engine.train.TRAIN_FIELDS`): the same type, range and upper bound as the config checks."""
+    from dartslib.engine.config import FIELDS, field_knob
+
+    knobs = FIELDS
+    if train:
+        from dartslib.engine.train import TRAIN_FIELDS
+
+        knobs = TRAIN_FIELDS
+    return _knob_parser(field_knob(name, knobs))
+
+
+def _out_dir(text: str) -> str:
+    """``--out``: a path; an empty one would write into the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty path (it would write into the "
+                                         "current directory; give --out . for that)")
+    return text
+
+
 def _shown(text: str, limit: int = 60) -> str:
     """``repr`` of a user value, shortened for an error line."""
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser, train: bool = False) -> None:
     from dartslib.engine.config import SCALES
     from dartslib.data import DATASETS
 
     p.add_argument("--dataset", choices=DATASETS, default=None,
                    help="data set (default: digits at toy/small scale, cifar10 at paper scale)")
-    p.add_argument("--scale", choices=SCALES, default="toy",
-                   help="toy = CPU seconds on embedded digits; small = CPU minutes; paper = the paper's setting")
+    p.add_argument("--scale", choices=SCALES, default=None,
+                   help="toy (default) = CPU seconds on embedded digits; small = CPU minutes; paper = the paper's "
+                        "setting")
     p.add_argument("--epochs", type=_positive, default=None, help="override the number of epochs")
-    p.add_argument("--batch-size", type=_positive, default=None, help="override the batch size")
+    p.add_argument("--batch-size", type=_field("batch_size", train), default=None, help="override the batch size")
     p.add_argument("--lr", type=_positive_float, default=None, help="override the weights' learning rate")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
     p.add_argument("--device", type=_device, default="auto",
                    help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
     p.add_argument("--data-dir", default=None, help="where the data sets live (default: $DARTSLIB_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch a missing CIFAR-10/100 through torchvision into the data root, checked against its "
                         "MD5 sums (off by default: nothing is downloaded without it)")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", type=_out_dir, default=None,
                    help="output directory (checkpoints, history, result); one run per directory: an existing "
                         "run is refused unless --resume or --overwrite, and OUT/.lock is held while running")
-    p.add_argument("--resume", default=None, metavar="DIR_OR_CHECKPOINT", help="continue an interrupted run")
+    p.add_argument("--resume", type=_out_dir, default=None, metavar="DIR_OR_CHECKPOINT",
+                   help="continue an interrupted run with the config in its checkpoint (only --device, --data-dir, "
+                        "--quiet and, for a search, --diagnostics may be given with it)")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in an --out that holds one, deleting its checkpoint, history and result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -168,13 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Search a cell with a DARTS-family method. Writes OUT/checkpoint.pt every "
                                    "epoch, OUT/history.jsonl and OUT/result.json.")
-    s.add_argument("--method", choices=list(METHODS), default="darts",
-                   help="; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
-    s.add_argument("--space", choices=list(SPACES), default="nb201", help="search space (default nb201)")
+    s.add_argument("--method", choices=list(METHODS), default=None,
+                   help="(default darts) " + "; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
+    s.add_argument("--space", choices=list(SPACES), default=None, help="search space (default nb201)")
     s.add_argument("--arch-lr", type=_non_negative_float, default=None, help="override the alphas' learning rate")
-    s.add_argument("--C", type=_positive, default=None, help="override the supernet's initial channels")
-    s.add_argument("--layers", type=_positive, default=None, help="override the cells of a DARTS supernet")
-    s.add_argument("--cells-per-stage", type=_positive, default=None, help="override N of the NB201 supernet")
+    s.add_argument("--C", type=_field("C"), default=None, help="override the supernet's initial channels")
+    s.add_argument("--layers", type=_field("layers"), default=None, help="override the cells of a DARTS supernet")
+    s.add_argument("--cells-per-stage", type=_field("cells_per_stage"), default=None,
+                   help="override N of the NB201 supernet")
     s.add_argument("--diagnostics", default=None, metavar="SPEC",
                    help="record diagnostics into the history, e.g. 'every=1' (discretization gap, gradient "
                         "correlation), 'every=2,hessian,landscape,points=7' (see dartslib.diagnostics.recording)")
@@ -184,30 +224,33 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a genotype from scratch",
                        description="Train the evaluation network of a genotype (DARTS text, a published name "
                                    "such as DARTS_V2, or an NB201 architecture string).")
-    t.add_argument("--genotype", required=True, help="genotype text, published name, or NB201 string")
-    t.add_argument("--C", type=_positive, default=None, help="override initial channels")
-    t.add_argument("--layers", type=_positive, default=None,
+    t.add_argument("--genotype", default=None,
+                   help="genotype text, published name, or NB201 string (required unless --resume)")
+    t.add_argument("--C", type=_field("C"), default=None, help="override initial channels")
+    t.add_argument("--layers", type=_field("layers"), default=None,
                    help="override the number of cells of a DARTS network; of an NB201 string: N, cells per stage")
     t.add_argument("--drop-path-mode", choices=("auto", "edge", "node"), default=None,
                    help="where drop-path acts: edge (DARTS: each non-identity op), node (FairDARTS: each node's "
                         "sum); default auto: node for FairDARTS (op, to, from) triples, else edge")
-    _add_common(t)
+    _add_common(t, train=True)
 
     c = sub.add_parser("count", help="print parameters and multiply-accumulates of a genotype's network")
     c.add_argument("--genotype", required=True, help="genotype text, published name, or NB201 string")
-    c.add_argument("--C", type=_positive, default=None, help="initial channels (default 36; NB201: 16)")
-    c.add_argument("--layers", type=_positive, default=None, help="cells of a DARTS network (default 20)")
-    c.add_argument("--cells-per-stage", type=_positive, default=None,
+    c.add_argument("--C", type=_field("C"), default=None, help="initial channels (default 36; NB201: 16)")
+    c.add_argument("--layers", type=_field("layers"), default=None, help="cells of a DARTS network (default 20)")
+    c.add_argument("--cells-per-stage", type=_field("cells_per_stage"), default=None,
                    help="N, cells per stage of an NB201 network (default 5)")
-    c.add_argument("--num-classes", type=_positive, default=10)
-    c.add_argument("--image-size", type=_positive, default=32)
+    c.add_argument("--num-classes", type=_bounded(MAX_CLASSES), default=10,
+                   help=f"classes of the classifier (default 10, at most {MAX_CLASSES})")
+    c.add_argument("--image-size", type=_field("image_size"), default=32, help="images' side (default 32)")
 
     p = sub.add_parser("plot", help="draw the standard figures of search runs",
                        description="Write every standard figure a run's history supports as PNG and SVG into "
                                    "RUN_DIR/figures; with several runs also overlay them (runs with the same "
                                    "label, by default the method, become mean and spread).")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (with history.jsonl)")
-    p.add_argument("--out", default=None, help="where comparison figures go (default: RUN_DIR/../comparison)")
+    p.add_argument("--out", type=_out_dir, default=None,
+                   help="where comparison figures go (default: RUN_DIR/../comparison)")
     p.add_argument("--labels", default=None, help="comma-separated labels, one per run (default: the method)")
     p.add_argument("--formats", default="png,svg", help="comma-separated file formats (default png,svg)")
     p.add_argument("--spread", choices=("std", "minmax"), default="std", help="band around the mean of a label")
@@ -225,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--spaces", required=True, help="comma-separated search spaces")
     w.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     w.add_argument("--scale", choices=SCALES, default="toy", help="scale of every run (default toy)")
-    w.add_argument("--out", required=True, help="sweep directory")
+    w.add_argument("--out", type=_out_dir, required=True, help="sweep directory")
     w.add_argument("--jobs", type=_positive, default=1, help="runs at a time (default 1)")
     w.add_argument("--gpus", default=None, help="comma-separated GPU ids: one run per GPU at a time")
     w.add_argument("--batch-seeds", action="store_true",
@@ -248,20 +291,12 @@ def _is_nb201(text: str) -> bool:
 
 def _run_count(args: argparse.Namespace) -> int:
     from dartslib.arch.counting import count_macs, count_parameters
-    from dartslib.arch.nb201 import build_nb201_network
-    from dartslib.arch.networks import build_network
 
-    try:
-        if _is_nb201(args.genotype):
-            if args.layers is not None:
-                raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
-            model = build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
-                                        num_classes=args.num_classes)
-        else:
-            if args.cells_per_stage is not None:
-                raise ValueError("--cells-per-stage is N of an NB201 network; a DARTS network takes --layers")
-            model = build_network(args.genotype, C=args.C or 36, layers=args.layers or 20,
-                                  num_classes=args.num_classes)
+    import torch
+
+    try:  # built on the 'meta' device: shapes only, nothing allocated, whatever the size asked for
+        with torch.device("meta"):
+            model = _count_model(args)
     except ValueError as exc:
         message = str(exc)
         raise ValueError(message if message.startswith("--") else f"--genotype: {message}") from None
@@ -270,6 +305,21 @@ def _run_count(args: argparse.Namespace) -> int:
     print(f"parameters: {params:,} ({params / 1e6:.2f} M, auxiliary head excluded)")
     print(f"MACs: {macs:,} ({macs / 1e6:.1f} M at {args.image_size}x{args.image_size})")
     return 0
+
+
+def _count_model(args: argparse.Namespace) -> Any:
+    """The network ``count`` measures (ValueError naming the flag for a flag that does not fit it)."""
+    from dartslib.arch.nb201 import build_nb201_network
+    from dartslib.arch.networks import build_network
+
+    if _is_nb201(args.genotype):
+        if args.layers is not None:
+            raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
+        return build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
+                                   num_classes=args.num_classes)
+    if args.cells_per_stage is not None:
+        raise ValueError("--cells-per-stage is N of an NB201 network; a DARTS network takes --layers")
+    return build_network(args.genotype, C=args.C or 36, layers=args.layers or 20, num_classes=args.num_classes)
 
 
 def _run_search(args: argparse.Namespace) -> int:
@@ -297,9 +347,8 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
         except ValueError as exc:
             raise ValueError(f"--diagnostics {_shown(args.diagnostics)}: {exc}") from None
     if args.resume:
-        if args.overwrite:
-            raise ValueError("--resume continues a run and --overwrite starts a new one: give one of them")
-        run = Search.resume(args.resume, progress=not args.quiet, device=args.device, hooks=hooks)
+        _refuse_with_resume(args, "search")
+        run = Search.resume(args.resume, progress=not args.quiet, hooks=hooks, **_resume_changes(args))
         if rank == 0:
             print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
@@ -314,7 +363,8 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
                 later.append((knob, value))
             else:
                 overrides[knob.name] = value
-        config = _with_flag_names(make_config, args.method, args.space, args.scale, dataset=args.dataset,
+        config = _with_flag_names(make_config, args.method or "darts", args.space or "nb201", args.scale or "toy",
+                                  dataset=args.dataset,
                                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr,
                                   seed=args.seed, device=args.device, data_dir=args.data_dir, C=args.C,
                                   layers=args.layers, cells_per_stage=args.cells_per_stage, **overrides)
@@ -364,6 +414,35 @@ def _with_flag_names(build: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValueError(message) from None
 
 
+RESUME_FLAGS = ("resume", "device", "data_dir", "quiet", "diagnostics")
+"""The flags that may come with ``--resume``: where the run computes and what it prints, never its maths
+(:data:`dartslib.engine.run.RESUME_CHANGES`; ``--diagnostics`` only records more)."""
+
+
+def _refuse_with_resume(args: argparse.Namespace, command: str) -> None:
+    """ValueError naming the first flag given with ``--resume`` that would change the run (or is pointless)."""
+    if args.overwrite:
+        raise ValueError("--resume continues a run and --overwrite starts a new one: give one of them")
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    for action in sub._actions:
+        if action.dest in RESUME_FLAGS or not action.option_strings or action.dest == "help":
+            continue
+        if getattr(args, action.dest, None) != action.default:
+            flag = max(action.option_strings, key=len)
+            if action.dest == "out":
+                raise ValueError(f"--out does not apply with --resume: the run continues in its own directory "
+                                 f"({args.resume})")
+            raise ValueError(f"{flag} does not apply with --resume: a resumed run continues with the config in "
+                             f"its checkpoint (only --device, --data-dir and --quiet may change; start a new run "
+                             f"with --out to change {flag})")
+
+
+def _resume_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``--resume`` may change: the device (``--device``, default: auto) and the data's folder."""
+    return {"device": args.device, **({"data_dir": args.data_dir} if args.data_dir is not None else {})}
+
+
 def _resume_line(path: str, epoch: int, epochs: int) -> str:
     if epoch >= epochs:
         return f"{path} is complete ({epoch}/{epochs} epochs): rewriting its history and result"
@@ -374,19 +453,20 @@ def _run_train(args: argparse.Namespace) -> int:
     from dartslib.engine.train import Training, make_train_config
 
     if args.resume:
-        if args.overwrite:
-            raise ValueError("--resume continues a run and --overwrite starts a new one: give one of them")
-        run = Training.resume(args.resume, progress=not args.quiet, device=args.device)
+        _refuse_with_resume(args, "train")
+        run = Training.resume(args.resume, progress=not args.quiet, **_resume_changes(args))
         print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
         from dartslib.arch.genotype import parse_genotype
         from dartslib.arch.nb201 import parse_nb201_arch
 
+        if args.genotype is None:
+            raise ValueError("--genotype is required (or --resume DIR to continue a training)")
         try:
             (parse_nb201_arch if _is_nb201(args.genotype) else parse_genotype)(args.genotype.strip())
         except ValueError as exc:
             raise ValueError(f"--genotype: {exc}") from None
-        config = _with_flag_names(make_train_config, args.genotype, args.scale, dataset=args.dataset,
+        config = _with_flag_names(make_train_config, args.genotype, args.scale or "toy", dataset=args.dataset,
                                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                   device=args.device, data_dir=args.data_dir, C=args.C, layers=args.layers,
                                   drop_path_mode=args.drop_path_mode)
@@ -397,8 +477,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
+    from dartslib.viz.inputs import load_run_checked
     from dartslib.viz.plots import write_comparison_figures, write_standard_figures
-    from dartslib.diagnostics.recording import load_run
 
     formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
     if not formats:
@@ -408,24 +488,28 @@ def _run_plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--labels has {len(labels)} labels for {len(args.runs)} runs")
     runs = []
     for i, path in enumerate(args.runs):
-        try:
-            runs.append(load_run(path, labels[i] if labels else None))
-        except FileNotFoundError as exc:
-            raise ValueError(str(exc)) from None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
-            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            raise ValueError(f"{path}: history.jsonl or result.json is corrupt ({detail})") from None
+        runs.append(load_run_checked(path, labels[i] if labels else None))  # one line naming file and line
         if not runs[-1].history:
             raise ValueError(f"{path} has an empty history: nothing to plot")
     if len(runs) == 1 or not args.no_per_run:
         for run in runs:
-            written = write_standard_figures(run, formats=formats)
+            written = _drawn(lambda: write_standard_figures(run, formats=formats), run.path)
             print(f"wrote {len(written)} files to {run.path / 'figures'}", file=sys.stderr)
     if len(runs) > 1:
         out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "comparison"
-        written = write_comparison_figures(runs, out, formats=formats, spread=args.spread)
+        written = _drawn(lambda: write_comparison_figures(runs, out, formats=formats, spread=args.spread), None)
         print(f"wrote {len(written)} comparison files to {out}", file=sys.stderr)
     return 0
+
+
+def _drawn(draw: Any, path: Path | None) -> Any:
+    """``draw()``; a record the checks let through but a figure cannot use is one line naming the history."""
+    try:
+        return draw()
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        where = f"{path / 'history.jsonl'}" if path is not None else "the runs' history.jsonl"
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise ValueError(f"{where}: a record the figures cannot use ({detail})") from None
 
 
 def _split(text: str, what: str) -> list[str]:
@@ -454,7 +538,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
                              f"method, space, seed, scale")
         try:
             overrides[key] = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (or nested too deep, or a number too long): text
             overrides[key] = text
     gpus = _split(args.gpus, "gpus") if args.gpus is not None else None
     from dartslib.sweep import plan

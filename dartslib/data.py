@@ -267,6 +267,8 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] |
         data = _load_svhn(folder / _LAYOUTS[name].files[split][0])
     else:
         data = _load_imagenet16(folder, _LAYOUTS[name].files[split], _IMAGENET16_CLASSES, name)
+    if len(data) == 0:
+        raise DataFileError(f"{folder}: the {name} {split} files hold no images")
     if image_size is not None and data.images.shape[-2:] != (image_size, image_size):
         data = dataclasses.replace(data, images=_resize(data.images, image_size))
     return data
@@ -372,19 +374,73 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     return allowed
 
 
+MAX_OBJECT_SLACK = 1 << 20
+"""Bytes beyond the file's own size that one object built while unpickling may hold (see :class:`_DataUnpickler`)."""
+
+
 class _DataUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only :func:`_numpy_globals`: a ``__reduce__`` payload cannot run code."""
+    """An unpickler that resolves only :func:`_numpy_globals`: a ``__reduce__`` payload cannot run code.
+
+    It also refuses to build an object larger than the file could hold (``limit``: the file's size plus
+    :data:`MAX_OBJECT_SLACK`) before allocating it: a real batch file's arrays are filled from bytes inside the
+    file, so only a forged one asks for ``bytearray(2e9)``, ``numpy.ndarray((2e9,))`` or an array of that size
+    from ``_reconstruct`` in a few bytes."""
 
     _allowed: dict[tuple[str, str], Any] | None = None
+
+    def __init__(self, file: Any, limit: int, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.limit = limit
+        self._ndarray_stand_in = self._ndarray  # one bound method: _reconstruct recognises it by identity
+
+    def _refuse_size(self, what: str, size: int) -> None:
+        raise pickle.UnpicklingError(f"refusing to build {what} of {size:,} bytes: more than the file could "
+                                     f"hold (at most {self.limit:,})")
+
+    def _array_size(self, shape: Any, dtype: Any) -> None:
+        """Refuse an array of ``shape`` and ``dtype`` larger than :attr:`limit` (before numpy allocates it)."""
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+            raise pickle.UnpicklingError(f"refusing an array of shape {str(dims)[:80]}")
+        items = 1
+        for d in dims:
+            items *= d
+        itemsize = np.dtype(dtype).itemsize if dtype is not None else 8
+        if items * max(itemsize, 1) > self.limit:
+            self._refuse_size(f"an array of shape {str(dims)[:80]}", items * max(itemsize, 1))
+
+    def _guarded(self, module: str, name: str, found: Any) -> Any:
+        """``found``, or a stand-in that checks the size it would allocate first."""
+        if (module, name) in (("builtins", "bytearray"), ("__builtin__", "bytearray"),
+                              ("builtins", "bytes"), ("__builtin__", "bytes")):
+            def sized(*args: Any) -> Any:
+                if args and isinstance(args[0], int) and not isinstance(args[0], bool) and args[0] > self.limit:
+                    self._refuse_size(f"a {name}", args[0])
+                return found(*args)
+            return sized
+        if name == "_reconstruct":
+            def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
+                self._array_size(shape, np.uint8)
+                return found(np.ndarray if subtype is self._ndarray_stand_in else subtype, shape, dtype)
+            return reconstruct
+        if (module, name) == ("numpy", "ndarray"):
+            return self._ndarray_stand_in
+        return found
+
+    def _ndarray(self, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> np.ndarray:
+        """``numpy.ndarray(shape, dtype, ...)`` after the size check."""
+        self._array_size(shape, dtype)
+        return np.ndarray(shape, dtype, *args, **kwargs)
 
     def find_class(self, module: str, name: str) -> Any:
         if _DataUnpickler._allowed is None:
             _DataUnpickler._allowed = _numpy_globals()
         try:
-            return _DataUnpickler._allowed[(module, name)]
+            found = _DataUnpickler._allowed[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a dataset file holds only numpy "
                                          f"arrays, numbers, strings, lists and dicts") from None
+        return self._guarded(module, name, found)
 
 
 def _read_pickle(path: Path) -> dict[str, Any]:
@@ -396,9 +452,12 @@ def _read_pickle(path: Path) -> dict[str, Any]:
     """
     try:
         with open(path, "rb") as f:
-            entry = _DataUnpickler(f, encoding="latin1").load()
+            limit = os.fstat(f.fileno()).st_size + MAX_OBJECT_SLACK
+            entry = _DataUnpickler(f, limit, encoding="latin1").load()
     except pickle.UnpicklingError as exc:
         raise DataFileError(f"{path}: not a valid dataset pickle ({exc})") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: nested too deep to be a dataset pickle") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
             UnicodeDecodeError, OverflowError) as exc:
         raise DataFileError(f"{path}: truncated or corrupt pickle ({type(exc).__name__}: {exc})") from None
@@ -415,9 +474,18 @@ def _entry(entry: dict[str, Any], key: str, path: Path) -> Any:
     return entry[key]
 
 
+def _array(values: Any, path: Path, what: str) -> np.ndarray:
+    """``np.asarray(values)``; ragged or too deeply nested lists are a :class:`DataFileError` naming the file."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError, RecursionError, OverflowError, MemoryError) as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataFileError(f"{path}: {what} is not a rectangular array of numbers ({detail})") from None
+
+
 def _uint8_images(array: Any, path: Path, what: str) -> np.ndarray:
     """``array`` as uint8, refusing floats and out-of-range integers (a cast would wrap them silently)."""
-    array = np.asarray(array)
+    array = _array(array, path, what)
     if array.dtype == np.uint8:
         return array
     if array.dtype.kind not in "iu" or array.dtype == np.bool_:
@@ -428,7 +496,7 @@ def _uint8_images(array: Any, path: Path, what: str) -> np.ndarray:
 
 
 def _labels(values: Any, path: Path, key: str) -> np.ndarray:
-    array = np.asarray(values)
+    array = _array(values, path, repr(key))
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
@@ -438,7 +506,7 @@ def _labels(values: Any, path: Path, key: str) -> np.ndarray:
 
 def _planar_images(data: Any, side: int, path: Path) -> np.ndarray:
     """``(n, 3 * side * side)`` rows of R, G, B planes -> ``(n, 3, side, side)`` uint8."""
-    array = np.asarray(data)
+    array = _array(data, path, "'data'")
     if array.ndim != 2 or array.shape[1] != 3 * side * side:
         raise DataFileError(f"{path}: expected 'data' of shape (n, {3 * side * side}), got {array.shape}")
     return np.ascontiguousarray(_uint8_images(array, path, "'data'").reshape(-1, 3, side, side))
@@ -476,7 +544,7 @@ def _load_svhn(path: Path) -> ImageData:
     except (MatReadError, ValueError, TypeError, OSError, KeyError, IndexError, EOFError, NotImplementedError) as exc:
         raise DataFileError(f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    x, y = np.asarray(_entry(mat, "X", path)), _labels(_entry(mat, "y", path), path, "y")
+    x, y = _array(_entry(mat, "X", path), path, "X"), _labels(_entry(mat, "y", path), path, "y")
     if x.ndim != 4 or x.shape[2] != 3 or x.shape[3] != len(y):
         raise DataFileError(f"{path}: expected X of shape (H, W, 3, {len(y)}), got {x.shape}")
     x = _uint8_images(x, path, "X")

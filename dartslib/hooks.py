@@ -7,6 +7,7 @@ without importing the search loop :mod:`dartslib.engine.loop`, which imports the
 """
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from dartslib.engine.loop import Search
     from dartslib.space.supernet import Supernet
 
-__all__ = ["SearchHook", "StepContext", "Knob", "Switch"]
+__all__ = ["SearchHook", "StepContext", "Knob", "Switch", "shown"]
 
 
 @dataclass
@@ -66,6 +67,25 @@ _FLOAT32_MAX = 3.4e38
 _SIGNS = ("positive", "non-negative")
 
 
+class _ShortRepr(reprlib.Repr):
+    """``reprlib`` with the limits of a one-line error; integers too long to print are described."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 192:  # repr of more than 4300 digits raises; anything this long is no size
+            return f"<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _ShortRepr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+_REPR.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """``repr`` of a user value, shortened for a one-line error (long text, deep nesting, huge integers)."""
+    return _REPR.repr(value)
+
+
 @dataclass(frozen=True, eq=False)  # choices may be a registry (a dict): compared and hashed by identity
 class Knob:
     """One value of a method switch: the config field, what it may hold, and its command-line flag.
@@ -84,6 +104,7 @@ class Knob:
             allowed at once).
         optional: None is allowed too (the switch is off, or a default computed elsewhere).
         sign: numbers: ``"positive"`` or ``"non-negative"`` (floats must also be finite and fit float32).
+        maximum: numbers: the largest value allowed (a sane upper bound for sizes), or None.
         off: a word the flag takes for None (``--zero-one none``): set after the preset, whose value it replaces.
         flag: the flag, when it is not the field's name (``--beta0`` for ``aux_skip_beta0``).
         metavar: the flag's metavar.
@@ -108,6 +129,7 @@ class Knob:
     default: Any = None
     into: str | None = None
     apply: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if self.sign is not None and self.sign not in _SIGNS:
@@ -143,15 +165,17 @@ class Knob:
             shown = [str(a) for a in allowed]
             if self.optional and (self.off or not cli):
                 shown.insert(0, self.off if cli and self.off else "None")
-            return f"unknown {self.name} {value!r}; choose from: {', '.join(shown)}"
+            return f"unknown {self.name} {_REPR.repr(value)}; choose from: {', '.join(shown)}"
         what = {bool: "True or False", str: "text", int: "integer", float: "number"}[self.type]
         if self.type in (int, float) and self.sign:
             what = f"{self.sign} {what}"
         if self.type is float:
             what = f"finite {what} (float32: at most 3.4e38)"
+        if self.maximum is not None:
+            what = f"{what} at most {self.maximum:g}" if self.type is float else f"{what} at most {self.maximum}"
         article = "" if self.type in (bool, str) else ("an " if what[0] in "aeiou" else "a ")
         none = (f" or {self.off!r}" if self.off else "") if cli else " or None"
-        return f"{self.name} must be {article}{what}{none if self.optional else ''}, got {value!r}"
+        return f"{self.name} must be {article}{what}{none if self.optional else ''}, got {_REPR.repr(value)}"
 
     def validate_value(self, value: Any) -> None:
         """Raise ValueError (:meth:`refusal`, or ``check``'s message) unless ``value`` is allowed."""
@@ -171,6 +195,8 @@ class Knob:
             if isinstance(value, bool) or not number or not abs(value) <= _FLOAT32_MAX:
                 raise ValueError(self.refusal(value))
             if (self.sign == "positive" and not value > 0) or (self.sign == "non-negative" and not value >= 0):
+                raise ValueError(self.refusal(value))
+            if self.maximum is not None and value > self.maximum:
                 raise ValueError(self.refusal(value))
         elif not isinstance(value, str) and self.check is None:  # a check may take other types (arch_init=0)
             raise ValueError(self.refusal(value))

@@ -66,7 +66,9 @@ class PlannedRun:
 def plan(methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int], scale: str = "toy",
          overrides: dict[str, Any] | None = None) -> list[PlannedRun]:
     """The grid in (method, space, seed) order. Unknown names raise ValueError; a pair the method refuses
-    becomes a :class:`PlannedRun` with ``config=None`` and the library's reason."""
+    becomes a :class:`PlannedRun` with ``config=None`` and the library's reason. Every run's config is
+    validated here, before any starts (fields, device, supernet size): a bad override is a ValueError."""
+    from dartslib.engine.loop import check_supernet_size, resolve_device
     from dartslib.methods.presets import METHODS
     from dartslib.space.spaces import SPACES
 
@@ -86,8 +88,10 @@ def plan(methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int], sc
                 except ValueError as exc:
                     runs.append(PlannedRun(method, space, seed, None, str(exc)))
                     continue
-                try:
+                try:  # every field's type and range, the device, the supernet's size: before any run starts
                     config = make_config(method, space, scale, **{**(overrides or {}), "seed": seed})
+                    resolve_device(config.device)
+                    check_supernet_size(config)
                 except (ValueError, TypeError) as exc:  # a bad override stops the whole sweep, up front
                     raise ValueError(f"invalid override for {method} on {space}: {exc}") from None
                 runs.append(PlannedRun(method, space, seed, config))
@@ -193,7 +197,7 @@ def run_sweep(out: str | Path, methods: Sequence[str], spaces: Sequence[str], se
                     rc = process.returncode
                     if rc == 0:
                         echo(f"done     {run.name}")
-                    elif rc in (130, -signal.SIGINT):  # Ctrl-C / SIGINT: state saved, resumable
+                    elif rc in (130, -signal.SIGINT, -signal.SIGTERM):  # Ctrl-C, SIGINT, SIGTERM: resumable
                         echo(f"interrupted {run.name} (state saved; run the sweep again to resume)")
                     else:
                         failed.append(run.name)
@@ -273,21 +277,47 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCK_WAIT_ENV = "DARTSLIB_SWEEP_LOCK_WAIT"
+"""Seconds a sweep's child waits for a run directory held by a live process (default
+:data:`LOCK_WAIT`), e.g. the child of a killed sweep that is still saving its last step."""
+LOCK_WAIT = 300.0
+
+
+def _lock_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get(LOCK_WAIT_ENV, LOCK_WAIT)))
+    except ValueError:
+        return LOCK_WAIT
+
+
 def _run_one(run_dir: Path) -> int:
     """The child process of a sweep: start or resume the search in ``run_dir``. Exit 0 when finished,
-    130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise."""
+    130 when interrupted (state saved), 1 with a last line ``error: ...`` otherwise.
+
+    The child takes the run directory's lock first (waiting up to :data:`LOCK_WAIT` seconds for a live holder,
+    e.g. an earlier sweep's child still saving), and only then looks at what the directory holds: a run that
+    another process finished meanwhile is not run again, and no epoch runs twice."""
     from dartslib.engine.loop import Search, run_as_child
+    from dartslib.engine.rundir import RunLock
 
     def work() -> list[str]:
         _die_with_parent()
-        if (run_dir / "checkpoint.pt").is_file():
-            search = Search.resume(run_dir, progress=False)
-            print(f"resuming at epoch {search.epoch + 1}, step {search.step}", flush=True)
-        else:
-            spec = json.loads((run_dir / "spec.json").read_text())
-            search = Search(SearchConfig.from_dict(spec["config"]), run_dir, progress=False)
-            print("starting", flush=True)
-        result = search.run()
+        lock = RunLock(run_dir).acquire(wait=_lock_wait(), echo=lambda line: print(line, flush=True))
+        try:
+            if (run_dir / "result.json").is_file():
+                print("finished by an earlier process: nothing to run", flush=True)
+                result = json.loads((run_dir / "result.json").read_text())
+                return [json.dumps({"genotype": result.get("genotype"), **result.get("metrics", {})})]
+            if (run_dir / "checkpoint.pt").is_file():
+                search = Search.resume(run_dir, progress=False)
+                print(f"resuming at epoch {search.epoch + 1}, step {search.step}", flush=True)
+            else:
+                spec = json.loads((run_dir / "spec.json").read_text())
+                search = Search(SearchConfig.from_dict(spec["config"]), run_dir, progress=False)
+                print("starting", flush=True)
+            result = search.run()
+        finally:
+            lock.release()
         return [json.dumps({"genotype": result.genotype, **result.metrics})]
 
     return run_as_child(work)

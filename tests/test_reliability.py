@@ -214,9 +214,12 @@ SWEEP = ["sweep", "--methods", "darts", "--spaces", "nb201", "--seeds", "0", "--
 
 
 def _wait_for_lock(run_dir, process, timeout=120):
+    """The pid of the sweep's child once it holds the lock and has built its search (it takes the lock first)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if (run_dir / ".lock").is_file():
+        log = run_dir / "log.txt"
+        started = log.is_file() and ("starting" in log.read_text() or "resuming" in log.read_text())
+        if (run_dir / ".lock").is_file() and started:
             try:
                 return json.loads((run_dir / ".lock").read_text())["pid"]
             except (ValueError, KeyError):
@@ -356,7 +359,7 @@ def test_a_read_only_out_is_detected_by_the_lock(tmp_path, monkeypatch):
     real_open = os.open
 
     def refuse(path, flags, *args, **kwargs):
-        if str(path).endswith(".lock"):
+        if os.path.basename(str(path)).startswith(".lock"):  # the lock, or the file it is written into first
             raise OSError(errno.EROFS, "Read-only file system", str(path))
         return real_open(path, flags, *args, **kwargs)
 
@@ -578,3 +581,364 @@ def test_zero_epochs_write_a_consistent_empty_run(capsys, tmp_path):
     assert load_run(tmp_path).history == []
     status, _, err = run_main(capsys, "plot", tmp_path)
     assert status == 2 and "empty history" in err
+
+
+# ------------------------------------------------------------------------ 8. reliability, round two (issue 24)
+def _children(pid):
+    """The processes whose parent is ``pid`` (Linux: /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_row1_a_sweep_started_with_sigint_ignored_takes_its_children_with_it(tmp_path):
+    """nohup / `&` in a script: the sweep and its children start with SIGINT ignored; kill -9 the sweep
+    while its child is still starting (before the search's own handlers exist)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "dartslib", *SWEEP, "--set", "epochs=100000", "--out",
+                               str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    children, deadline = [], time.time() + 60
+    while not children and time.time() < deadline:
+        children = _children(parent.pid)
+        time.sleep(0.05)
+    parent.kill()  # kill -9 while the child starts
+    parent.wait()
+    assert children, "the sweep started no child"
+    child = children[0]
+    deadline = time.time() + 60
+    while not _gone(child) and time.time() < deadline:
+        time.sleep(0.2)
+    try:
+        assert _gone(child), "the child of a sweep started with SIGINT ignored kept running after kill -9"
+    finally:
+        if not _gone(child):
+            os.kill(child, signal.SIGKILL)
+    log = (tmp_path / "darts__nb201__seed0" / "log.txt").read_text()
+    assert "Traceback" not in log and "interrupted" in log, log
+
+
+def test_row1_a_rerun_waits_for_a_live_holder_and_never_runs_a_seed_twice(capsys, tmp_path, monkeypatch):
+    """A child of a killed sweep still holds its run directory (saving), then finishes the seed: the rerun's
+    child waits for the lock, sees the result, and runs nothing (no traceback, no epoch run twice)."""
+    sweep = [*SWEEP, "--set", "epochs=1", "--set", "max_steps_per_epoch=1", "--out", tmp_path]
+    status, _, err = run_main(capsys, *sweep)
+    assert status == 0, err
+    run_dir = tmp_path / "darts__nb201__seed0"
+    result = (run_dir / "result.json").read_text()
+    history = (run_dir / "history.jsonl").read_text()
+    (run_dir / "result.json").unlink()  # as if the orphan were still in its last epoch
+    orphan = subprocess.Popen([sys.executable, "-c", (  # finishes once the rerun's child waits for it
+        "import pathlib, sys, time; d = pathlib.Path(sys.argv[1]); end = time.time() + 60\n"
+        "while 'waiting for' not in (d / 'log.txt').read_text() and time.time() < end: time.sleep(0.1)\n"
+        "time.sleep(0.5); (d / 'result.json').write_text(sys.argv[2]); (d / '.lock').unlink()"),
+        str(run_dir), result])
+    (run_dir / "log.txt").write_text("")
+    try:
+        (run_dir / ".lock").write_text(json.dumps({"pid": orphan.pid, "host": os.uname().nodename}))
+        monkeypatch.setenv("DARTSLIB_SWEEP_LOCK_WAIT", "60")
+        status, _, err = run_main(capsys, *sweep)
+    finally:
+        orphan.wait(timeout=60)
+    log = (run_dir / "log.txt").read_text()
+    assert status == 0 and "Traceback" not in log, log
+    assert f"waiting for process {orphan.pid}" in log and "finished by an earlier process" in log
+    assert (run_dir / "history.jsonl").read_text() == history
+
+
+def test_row1_a_directory_still_busy_after_the_wait_is_one_line_in_the_log(capsys, tmp_path, monkeypatch):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        run_dir = tmp_path / "darts__nb201__seed0"
+        run_dir.mkdir()
+        (run_dir / ".lock").write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename}))
+        monkeypatch.setenv("DARTSLIB_SWEEP_LOCK_WAIT", "0")
+        status, _, err = run_main(capsys, *SWEEP, "--set", "epochs=1", "--out", tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    log = (run_dir / "log.txt").read_text()
+    assert status == 1 and "Traceback" not in log and f"in use by process {holder.pid}" in log, log
+
+
+@pytest.mark.parametrize("genotype", [None, "garbage"])
+def test_row2_train_resume_works_alone_and_refuses_flags_that_do_not_apply(capsys, tmp_path, genotype):
+    status, _, err = run_main(capsys, "train", "--genotype", "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|"
+                              "none~1|nor_conv_3x3~2|", "--epochs", "1", "--C", "4", "--layers", "1", "--quiet",
+                              "--device", "cpu", "--out", tmp_path)
+    assert status == 0, err
+    extra = ["--genotype", genotype] if genotype else []
+    status, out, err = run_main(capsys, "train", "--resume", tmp_path, "--quiet", "--device", "cpu", *extra)
+    if genotype is None:
+        assert status == 0 and "is complete (1/1 epochs)" in err, err
+    else:
+        assert status == 2 and "--genotype does not apply with --resume" in err
+        assert_one_line_error(err)
+
+
+def test_row3_search_resume_refuses_every_flag_that_would_change_the_run(capsys, tmp_path):
+    interrupted_run(tmp_path / "run")
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    for argv, flag in [(["--epochs", "8"], "--epochs"), (["--C", "16"], "--C"), (["--seed", "0"], "--seed"),
+                       (["--out", tmp_path / "elsewhere"], "--out"), (["--method", "darts"], "--method"),
+                       (["--scale", "toy"], "--scale"), (["--zero-one", "l01"], "--zero-one")]:
+        status, _, err = run_main(capsys, "search", "--resume", tmp_path / "run", *argv)
+        assert status == 2 and f"{flag} does not apply with --resume" in err, (argv, err)
+        assert_one_line_error(err)
+    with pytest.raises(ValueError, match="epochs cannot change when a run resumes"):
+        Search.resume(tmp_path / "run", progress=False, epochs=8)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    assert not (tmp_path / "elsewhere").exists()
+    status, _, err = run_main(capsys, "search", "--resume", tmp_path / "run", "--quiet", "--device", "cpu")
+    assert status == 0, err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished")
+    search(tiny(), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("case, message", [
+    ("wrong types", "'train_loss' must be a number"),
+    ("op weights as text", "'op_weights' must be an object"),
+    ("deep nesting", "nested"),
+    ("huge int", "integer too long"),
+    ("big int", "integer too large"),
+    ("not an object", "must be a JSON object"),
+    ("epoch as text", "'epoch' must be an integer"),
+])
+def test_row4_plot_on_a_malformed_history_names_the_file_and_line(capsys, tmp_path, finished_run, case, message):
+    import shutil
+
+    shutil.copytree(finished_run, tmp_path / "run")
+    lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    record = json.loads(lines[1])
+    bad = {"wrong types": json.dumps({**record, "train_loss": "abc"}),
+           "op weights as text": json.dumps({**record, "op_weights": "x"}),
+           "deep nesting": '{"epoch": 2, "x": ' + "[" * 5000 + "]" * 5000 + "}",
+           "huge int": '{"epoch": 2' + "0" * 5000 + "}",
+           "big int": json.dumps({**record, "seconds": 10**400}),
+           "not an object": "[1, 2]",
+           "epoch as text": json.dumps({**record, "epoch": "2"})}[case]
+    (tmp_path / "run" / "history.jsonl").write_text(lines[0] + "\n" + bad + "\n")
+    status, _, err = run_main(capsys, "plot", tmp_path / "run", "--formats", "png")
+    assert status == 2 and f"{tmp_path / 'run' / 'history.jsonl'}, line 2" in err and message in err, err
+    assert_one_line_error(err)
+
+
+def test_row4_plot_without_result_or_checkpoint_names_the_directory(capsys, tmp_path, finished_run):
+    (tmp_path / "history.jsonl").write_text((finished_run / "history.jsonl").read_text())
+    status, _, err = run_main(capsys, "plot", tmp_path)
+    assert status == 2 and str(tmp_path) in err and "neither result.json nor checkpoint.pt" in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["search", "--C", "99999999"], "--C"), (["search", "--layers", "100000"], "--layers"),
+    (["search", "--cells-per-stage", "100000"], "--cells-per-stage"),
+    (["count", "--genotype", "DARTS_V2", "--C", "100000"], "--C"),
+    (["count", "--genotype", "DARTS_V2", "--image-size", "100000"], "--image-size"),
+    (["count", "--genotype", "DARTS_V2", "--layers", "100000"], "--layers"),
+    (["count", "--genotype", "DARTS_V2", "--num-classes", "10000000"], "--num-classes"),
+    (["train", "--genotype", "DARTS_V2", "--C", "100000"], "--C"),
+])
+def test_row5_sizes_have_an_upper_bound_naming_the_flag(capsys, argv, flag):
+    started = time.process_time()
+    status, _, err = run_main(capsys, *argv)
+    assert status == 2 and f"argument {flag}" in err and "at most" in err, err
+    assert_one_line_error(err)
+    assert time.process_time() - started < 30  # refused, not allocated (a generous bound: CPU seconds)
+
+
+def test_row5_a_supernet_too_large_in_combination_is_refused_before_allocating(tmp_path):
+    config = make_config("darts", "darts", "toy", C=1024, layers=5, device="cpu")
+    with pytest.raises(ValueError, match=r"--C 1024 with --layers 5: the supernet would have"):
+        Search(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_row5_count_builds_nothing_it_does_not_need(capsys):
+    status, out, _ = run_main(capsys, "count", "--genotype", "DARTS_V2", "--C", "1024", "--layers", "100",
+                              "--image-size", "1024")
+    assert status == 0 and "parameters:" in out  # shapes only ('meta' device): tens of GB were never allocated
+
+
+@pytest.mark.parametrize("setting, field", [("device=bogus", "device"), ("image_size=-1", "image_size"),
+                                            ("arch_betas=[5,5]", "arch_betas"), ("dataset=bogus", "dataset"),
+                                            ("augment=\"no\"", "augment"), ("C=99999999", "C"),
+                                            ("epochs=" + "9" * 5000, "epochs"), ("lr=" + "[" * 3000, "lr")])
+def test_row6_an_invalid_set_stops_the_sweep_before_any_run(capsys, tmp_path, setting, field):
+    status, _, err = run_main(capsys, *SWEEP, "--set", setting, "--out", tmp_path / "sweep")
+    assert status == 2 and "--set" in err and field in err and "refused" not in err, err
+    assert_one_line_error(err)
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("train_portion", "x", "train_portion must be"), ("image_size", "16", "image_size must be"),
+    ("arch_betas", (5, 5), "arch_betas must be"), ("arch_betas", 5, "arch_betas must be"),
+    ("epochs", True, "epochs must be"), ("augment", "no", "augment must be"),
+    ("max_steps_per_epoch", 1.5, "max_steps_per_epoch must be"), ("device", "bogus", "device 'bogus'"),
+    ("dataset", "bogus", "unknown dataset"), ("nesterov", 1, "nesterov must be"), ("seed", -1, "seed must be"),
+    ("data_dir", 3, "data_dir must be"), ("lr_schedule", None, "lr_schedule"),
+])
+def test_row7_every_config_field_is_checked_when_the_config_is_made(field, value, message):
+    from dartslib.engine.config import SearchConfig
+
+    with pytest.raises(ValueError, match=message):
+        make_config("darts", "nb201", "toy", **{field: value}) if value is not None else \
+            SearchConfig(**{field: value})
+    with pytest.raises(ValueError, match=message):
+        SearchConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [("cutout", -1), ("drop_path", 1.5), ("flip", "yes"), ("C", 10**6),
+                                          ("device", "tpu"), ("image_size", "16"), ("epochs", 2.5)])
+def test_row7_train_config_fields_are_checked_when_made(field, value):
+    from dartslib.engine.train import TrainConfig, make_train_config
+
+    with pytest.raises(ValueError, match=field):
+        make_train_config("DARTS_V2", "toy", **{field: value})
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(genotype="DARTS_V2", **{field: value})
+
+
+def test_row7_wrong_arguments_are_type_errors_naming_them():
+    from dartslib.arch.counting import count_macs, count_parameters
+
+    for bad in (None, {}):
+        with pytest.raises(TypeError, match="config must be a SearchConfig"):
+            search(bad)
+    with pytest.raises(TypeError, match="count_parameters: model must be"):
+        count_parameters(None)
+    with pytest.raises(TypeError, match="count_macs: model must be"):
+        count_macs(None, (3, 8, 8))
+    from dartslib.engine.config import SearchConfig
+    from dartslib.engine.train import make_train_config
+
+    with pytest.raises(TypeError, match="make_train_config: genotype must be"):
+        make_train_config(None)
+    with pytest.raises(ValueError, match="a search config is a dict"):
+        SearchConfig.from_dict(None)
+
+
+def test_row8_an_old_empty_or_garbage_lock_is_stale(tmp_path):
+    from dartslib.engine.rundir import RunLock
+
+    for content in ("", "\x00garbage{"):
+        (tmp_path / ".lock").write_text(content)
+        with pytest.raises(RunDirectoryBusy, match="unreadable lock"):  # young: maybe being written right now
+            RunLock(tmp_path).acquire()
+        old = time.time() - 3600
+        os.utime(tmp_path / ".lock", (old, old))
+        lock = RunLock(tmp_path).acquire()
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+        lock.release()
+        assert not (tmp_path / ".lock").exists()
+
+
+def test_row8_the_lock_is_written_and_fsynced_before_it_appears(tmp_path, monkeypatch):
+    from dartslib.engine.rundir import RunLock
+
+    real_link, real_fsync, seen, synced = os.link, os.fsync, [], []
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def link(src, dst, *args, **kwargs):
+        seen.append((json.loads(open(src).read()), bool(synced)))  # complete and fsynced before it has its name
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    lock = RunLock(tmp_path).acquire()
+    assert seen == [({"pid": os.getpid(), "host": os.uname().nodename}, True)]
+    assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no temporary left
+    lock.release()
+
+
+def test_row9_labels_nested_too_deep_name_the_file(tmp_path):
+    folder, first, key, _ = _dataset_files(tmp_path, "cifar10")
+    nested = 1
+    for _ in range(200):
+        nested = [nested]
+    _write(folder / first, {b"data": _planar(4, 32), key: [nested] * 4})
+    with pytest.raises(DataFileError, match=f"{first}: 'labels' is not a rectangular array"):
+        load_dataset("cifar10", "train", root=tmp_path)
+
+
+def test_row9_a_data_set_without_images_names_its_folder(capsys, tmp_path):
+    folder, _, key, _ = _dataset_files(tmp_path, "cifar10")
+    for name in [f"data_batch_{i}" for i in range(1, 6)]:
+        _write(folder / name, {b"data": np.zeros((0, 3072), dtype=np.uint8), key: []})
+    with pytest.raises(DataFileError, match="hold no images"):
+        load_dataset("cifar10", "train", root=tmp_path)
+    status, _, err = run_main(capsys, "search", *CLI_TINY, "--dataset", "cifar10", "--data-dir", tmp_path)
+    assert status == 1 and str(folder) in err and "hold no images" in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(epoch=-1), "its epoch is -1"), (dict(step=10**6), "step 1000000"), (dict(epoch=99), "its epoch is 99"),
+    (dict(step=-3), "its step is -3"), (dict(epoch=True), "its epoch is True"),
+])
+def test_row9_a_forged_checkpoint_epoch_or_step_names_the_file(capsys, tmp_path, change, message):
+    state = _checkpoint(tmp_path)
+    state.update(change)
+    save_checkpoint(state, tmp_path / "forged.pt")
+    status, _, err = run_main(capsys, "search", "--resume", tmp_path / "forged.pt")
+    assert status == 1 and str(tmp_path / "forged.pt") in err and message in err, err
+    assert_one_line_error(err)
+
+
+def test_row9_train_batch_size_1_names_the_flag(capsys):
+    status, _, err = run_main(capsys, "train", "--genotype", "DARTS_V2", "--batch-size", "1", "--device", "cpu")
+    assert status == 2 and "--batch-size" in err and "at least 2" in err
+    assert_one_line_error(err)
+
+
+class HugeBytearray:
+    def __reduce__(self):
+        return (bytearray, (2 * 10**9,))
+
+
+class HugeArray:
+    def __reduce__(self):
+        return (np.ndarray, ((10**9,), np.dtype(np.uint8)))
+
+
+@pytest.mark.parametrize("payload", [HugeBytearray, HugeArray])
+def test_row10_the_unpickler_refuses_before_allocating(tmp_path, payload):
+    import tracemalloc
+
+    folder, first, _, _ = _dataset_files(tmp_path, "cifar10")
+    _write(folder / first, {b"data": payload()}, protocol=2)
+    assert (folder / first).stat().st_size < 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFileError, match="refusing to build") as info:
+            load_dataset("cifar10", "train", root=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(folder / first) in str(info.value) and peak < 50 * 2**20
+
+
+def test_row11_an_empty_out_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv in (["search", *CLI_TINY, "--out", ""], ["train", "--genotype", "DARTS_V2", "--out", " "],
+                 [*SWEEP, "--out", ""]):
+        status, _, err = run_main(capsys, *argv)
+        assert status == 2 and "--out" in err and "empty path" in err, err
+        assert_one_line_error(err)
+    with pytest.raises(ValueError, match="out_dir must be a directory"):
+        search(tiny(), "", progress=False)
+    assert not list(tmp_path.iterdir())

@@ -23,6 +23,8 @@ _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 def count_parameters(model: nn.Module, include_auxiliary: bool = False) -> int:
     """Number of parameters (shared ones once), without any ``auxiliary_head`` submodule unless asked."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters: model must be a torch.nn.Module, got {type(model).__name__}")
     total = 0
     for name, parameter in model.named_parameters():
         if not include_auxiliary and AUXILIARY_MODULE_NAME in name.split("."):
@@ -57,6 +59,8 @@ def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
         MACs per sample; a Conv2d costs ``out_elements * (C_in / groups) * kH * kW``, a Linear
         ``out_features * in_features`` per position.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_macs: model must be a torch.nn.Module, got {type(model).__name__}")
     size = tuple(int(s) for s in input_size)
     if len(size) == 3:
         size = (1,) + size

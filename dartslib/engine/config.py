@@ -27,6 +27,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from dartslib.data import DATASETS
+from dartslib.hooks import Knob, shown
 from dartslib.methods import switches as _switches
 from dartslib.methods.aux_skip import BETA_SCHEDULES
 from dartslib.methods.switches import PROTOCOLS, UPDATE_SCHEMES
@@ -34,13 +36,124 @@ from dartslib.methods.zero_one import ZERO_ONE_KINDS
 from dartslib.space.spaces import get_space
 
 __all__ = ["SearchConfig", "SCALES", "PROTOCOLS", "UPDATE_SCHEMES", "ZERO_ONE_LOSSES", "AUX_SKIP_SCHEDULES",
-           "scale_overrides", "protocol_overrides", "make_config"]
+           "scale_overrides", "protocol_overrides", "make_config", "FIELDS", "field_knob", "validate_fields",
+           "COMMON_FIELDS",
+           "MAX_SEED", "MAX_C", "MAX_LAYERS", "MAX_IMAGE_SIZE", "MAX_BATCH_SIZE", "MAX_EPOCHS", "check_device"]
 
 SCALES = ("toy", "small", "paper")
 ZERO_ONE_LOSSES = (None, *ZERO_ONE_KINDS)  # the values of zero_one_loss, None: off (dartslib.methods.zero_one)
 AUX_SKIP_SCHEDULES = (None, *BETA_SCHEDULES)  # the values of aux_skip, None: off (dartslib.methods.aux_skip)
 LR_SCHEDULES = ("cosine", "cosine-step", "constant")
 STEP_ORDERS = ("arch-first", "weights-first")
+
+# ------------------------------------------------------------------------------- the fields' declarations
+MAX_SEED = 2**63 - 2   # torch seeds are 64-bit and the validation stream uses seed + 1
+MAX_C = 1024           # sane upper bounds of the sizes: far above every paper's setting (C 16..48, 8..20 cells,
+MAX_LAYERS = 100       # 5 cells per NB201 stage, 224-pixel images), far below what would exhaust the memory of
+MAX_IMAGE_SIZE = 1024  # any machine before a single step; the combination is estimated before allocating
+MAX_BATCH_SIZE = 65536  # (dartslib.engine.loop.Search, dartslib.cli count: the network is built on 'meta' first)
+MAX_EPOCHS = 10**6
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(value: Any) -> None:
+    """``device``: ``"auto"``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it exists here is checked
+    when a run starts: :func:`dartslib.engine.loop.resolve_device`)."""
+    import torch
+
+    if not isinstance(value, str):
+        raise ValueError(f"device must be text (auto, cpu, cuda, cuda:N, mps), got {shown(value)}")
+    if value == "auto":
+        return
+    try:
+        kind = torch.device(value).type
+    except (RuntimeError, TypeError, ValueError):
+        kind = None
+    if kind not in DEVICE_TYPES:
+        raise ValueError(f"device {shown(value)} is not a device a run can use; use auto, cpu, cuda, cuda:N or mps")
+
+
+def _check_portion(value: Any) -> None:
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"train_portion must be in (0, 1), got {shown(value)}")
+
+
+def _check_betas(value: Any) -> None:
+    ok = (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in value))
+    if not ok:
+        raise ValueError(f"arch_betas must be two numbers in [0, 1) (Adam's betas), got {shown(value)}")
+
+
+def _check_text(name: str) -> Any:
+    def check(value: Any) -> None:
+        if not isinstance(value, str) or not value.strip() or len(value) > 4096:
+            raise ValueError(f"{name} must be non-empty text (at most 4096 characters), got {shown(value)}")
+    return check
+
+
+def _check_space(value: Any) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"space must be the name of a search space, got {shown(value)}")
+    get_space(value)  # ValueError: "unknown space ..."
+
+
+def _sizes(maximum_c: int = MAX_C) -> tuple[Knob, ...]:
+    return (Knob("epochs", "epochs", type=int, sign="non-negative", maximum=MAX_EPOCHS),
+            Knob("batch_size", "images per batch", type=int, sign="positive", maximum=MAX_BATCH_SIZE),
+            Knob("C", "initial channels", type=int, sign="positive", maximum=maximum_c),
+            Knob("layers", "cells of a DARTS network", type=int, sign="positive", maximum=MAX_LAYERS),
+            Knob("image_size", "image side; None: the data set's", type=int, sign="positive", optional=True,
+                 maximum=MAX_IMAGE_SIZE),
+            Knob("seed", "random seed", type=int, sign="non-negative", maximum=MAX_SEED))
+
+
+def _common() -> tuple[Knob, ...]:
+    """The fields a search and a training share (and that ``sweep --set`` and the CLI flags set)."""
+    rates = tuple(Knob(name, name, type=float, sign="non-negative")
+                  for name in ("lr_min", "momentum", "weight_decay", "grad_clip"))
+    return (Knob("dataset", "data set", choices=DATASETS), Knob("scale", "scale", choices=SCALES),
+            *_sizes(), Knob("lr", "weights' learning rate", type=float, sign="positive"), *rates,
+            Knob("nesterov", "Nesterov momentum", type=bool), Knob("augment", "augmentation", type=bool),
+            Knob("device", "device", check=check_device),
+            Knob("data_dir", "data root", optional=True, check=_check_text("data_dir")))
+
+
+COMMON_FIELDS: tuple[Knob, ...] = _common()
+"""The declarations of the fields a :class:`SearchConfig` and a :class:`~dartslib.engine.train.TrainConfig`
+share."""
+
+FIELDS: tuple[Knob, ...] = (
+    Knob("method", "the method's name", check=_check_text("method")),
+    Knob("space", "search space", check=_check_space),
+    *COMMON_FIELDS,
+    Knob("lr_schedule", "learning-rate schedule", choices=LR_SCHEDULES),
+    Knob("arch_lr", "alphas' learning rate", type=float, sign="non-negative"),
+    Knob("arch_betas", "alphas' Adam betas", check=_check_betas),
+    Knob("arch_weight_decay", "alphas' weight decay", type=float, sign="non-negative"),
+    Knob("train_portion", "share of the training set that trains the weights", type=float, sign="positive",
+         check=_check_portion),
+    Knob("step_order", "which steps first", choices=STEP_ORDERS),
+    Knob("cells_per_stage", "cells per NB201 stage", type=int, sign="positive", maximum=MAX_LAYERS),
+    Knob("max_steps_per_epoch", "cap on the steps of an epoch", type=int, sign="positive", optional=True),
+)
+"""The declarations of the :class:`SearchConfig` fields that no method switch declares (those are in
+:data:`dartslib.methods.switches.SWITCHES`): type, range, upper bound. ``SearchConfig``, ``make_config``, the
+command line's flags and ``sweep --set`` all validate through them (and the switches' knobs)."""
+
+
+def field_knob(name: str, knobs: tuple[Knob, ...] = FIELDS) -> Knob | None:
+    """The declaration of config field ``name`` (:data:`FIELDS`, else a switch's knob), or None."""
+    for knob in (*knobs, *_switches.knobs()):
+        if knob.name == name and knob.into is None:
+            return knob
+    return None
+
+
+def validate_fields(config: Any, knobs: tuple[Knob, ...]) -> None:
+    """Check every field of ``config`` that ``knobs`` declares; ValueError naming the first bad one."""
+    for knob in knobs:
+        knob.validate_value(getattr(config, knob.name))
 
 
 @dataclass
@@ -103,32 +216,11 @@ class SearchConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
-        get_space(self.space)
-        if self.scale not in SCALES:
-            raise ValueError(f"unknown scale {self.scale!r}; choose from: {', '.join(SCALES)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"unknown lr schedule {self.lr_schedule!r}; choose from: {', '.join(LR_SCHEDULES)}")
-        if self.step_order not in STEP_ORDERS:
-            raise ValueError(f"unknown step_order {self.step_order!r}; choose from: {', '.join(STEP_ORDERS)}")
-        for name in ("epochs", "batch_size", "C", "layers", "cells_per_stage"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'epochs' else 'positive'} "
-                                 f"integer, got {value!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= 2**63 - 2:  # torch seeds: 64 bits; seed + 1 used
-            raise ValueError(f"seed must be an integer in [0, 2**63 - 2], got {self.seed!r}")
-        for name in ("lr", "lr_min", "arch_lr", "momentum", "weight_decay", "arch_weight_decay", "grad_clip"):
-            value = getattr(self, name)  # nan/inf would only surface as a traceback or a diverged search
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3.4e38:
-                raise ValueError(f"{name} must be a finite non-negative number (float32: at most 3.4e38), "
-                                 f"got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if not 0.0 < self.train_portion < 1.0:
-            raise ValueError(f"train_portion must be in (0, 1), got {self.train_portion}")
-        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
-            raise ValueError(f"max_steps_per_epoch must be positive, got {self.max_steps_per_epoch}")
+        """Raise ValueError naming the first bad field: every field's type, range and upper bound
+        (:data:`FIELDS`, then the method switches' knobs), then the combinations the switches refuse."""
+        validate_fields(self, FIELDS)
+        if not isinstance(self.derive_options, dict):
+            raise ValueError(f"derive_options must be a dict, got {self.derive_options!r}")
         self._validate_method_switches()
 
     def _validate_method_switches(self) -> None:
@@ -156,12 +248,15 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SearchConfig":
+        """The config a checkpoint, ``spec.json`` or ``result.json`` stores, validated (ValueError naming the field)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a search config is a dict of its fields, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
         d = dict(d)
-        if "arch_betas" in d:
+        if isinstance(d.get("arch_betas"), list):  # JSON has no tuples; anything else is refused by validate
             d["arch_betas"] = tuple(d["arch_betas"])
         return cls(**d)
 

@@ -28,7 +28,9 @@ from dartslib.engine.machine import machine_info
 from dartslib.hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.engine.loop.SearchHook)
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
+from dartslib.engine.rundir import RunDirectoryError
 from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
+from dartslib.space.spaces import get_space
 from dartslib.space.supernet import Supernet, build_supernet
 
 __all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
@@ -48,7 +50,8 @@ class SearchInterrupted(RunInterrupted):
 def run_as_child(work: Any) -> int:
     """The exit protocol of a sweep's child process: run ``work()`` (which returns the lines to print on
     success) and exit 0 when finished, 130 when interrupted (state saved), 1 with the traceback and a last
-    line ``error: TYPE: first line of the message``, which is what the sweep reports."""
+    line ``error: TYPE: first line of the message``, which is what the sweep reports (a run directory held by
+    another process: that one line only)."""
     import sys
     import traceback
 
@@ -60,6 +63,9 @@ def run_as_child(work: Any) -> int:
     except KeyboardInterrupt:  # before the search's own handler was installed: nothing to save yet
         print("interrupted before the first step", flush=True)
         return 130
+    except RunDirectoryError as exc:  # another process holds the directory: one line, no traceback
+        print(f"error: {type(exc).__name__}: {str(exc).strip()}", flush=True)
+        return 1
     except Exception as exc:  # the log keeps the traceback; the last line is what the sweep reports
         traceback.print_exc(file=sys.stdout)
         message = str(exc).strip()
@@ -110,6 +116,30 @@ def resolve_device(device: str, scale: str | None = None) -> torch.device:
     if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"--device {device!r} asked for, but MPS is not available here; use --device cpu")
     return resolved
+
+
+MAX_SUPERNET_PARAMETERS = 2 * 10**9
+"""The largest supernet a search builds: 2e9 parameters are 8 GB of float32 weights, about 32 GB with their
+gradients, momentum and the alphas' Adam state, before a single activation."""
+
+
+def check_supernet_size(config: SearchConfig) -> None:
+    """Refuse a supernet above :data:`MAX_SUPERNET_PARAMETERS` before allocating it (ValueError naming the
+    flags). Each size is bounded on its own (:data:`dartslib.engine.config.FIELDS`); their product is counted
+    here on the 'meta' device (shapes only), when a rough bound says it could be large."""
+    depth = config.layers if get_space(config.space).topology != "nb201" else 3 * config.cells_per_stage
+    if config.C * config.C * depth < 10**6:  # about 1e9 parameters at most: no need to count
+        return
+    with torch.device("meta"):
+        model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=120,
+                               cells_per_stage=config.cells_per_stage, op_weights=config.op_weights)
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > MAX_SUPERNET_PARAMETERS:
+        size = "--layers" if get_space(config.space).topology != "nb201" else "--cells-per-stage"
+        raise ValueError(f"--C {config.C} with {size} {depth if size == '--layers' else config.cells_per_stage}: "
+                         f"the supernet would have {parameters:.3g} parameters (about {parameters * 16 / 1e9:.0f} GB "
+                         f"with gradients and optimizer state), more than {MAX_SUPERNET_PARAMETERS:.0e}; use a "
+                         f"smaller --C or fewer cells")
 
 
 @torch.no_grad()
@@ -165,6 +195,7 @@ class Search(Run):
         # the process group: one process unless torch.distributed is initialised (torchrun)
         super().__init__(config, out_dir, progress, overwrite, _resuming, current_group())
         self.device = self.dist.device(resolve_device(config.device, config.scale))
+        check_supernet_size(config)  # before the data and the supernet are allocated
 
         torch.manual_seed(config.seed)
         full = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)

@@ -27,7 +27,11 @@ from dartslib.engine.checkpoint import (
 from dartslib.engine.distributed import Distributed
 from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
 
-__all__ = ["Run", "RunDiverged", "RunInterrupted", "stop_on_signals", "STOP_SIGNALS"]
+__all__ = ["Run", "RunDiverged", "RunInterrupted", "stop_on_signals", "STOP_SIGNALS", "RESUME_CHANGES"]
+
+RESUME_CHANGES = ("device", "data_dir")
+"""The config fields a resume may change: where the run computes and where its data lives, never its maths
+(``Search.resume(path, epochs=8)`` is refused: a resumed run is the run its checkpoint describes)."""
 
 
 class RunDiverged(RuntimeError):
@@ -91,6 +95,12 @@ class Run:
 
     def __init__(self, config: Any, out_dir: str | Path | None, progress: bool, overwrite: bool,
                  resuming: bool, dist: Distributed | None = None) -> None:
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__}: config must be a {self.config_class.__name__} (see "
+                            f"{'make_config' if self.kind == 'search' else 'make_train_config'}), got "
+                            f"{type(config).__name__}")
+        if out_dir is not None and (not isinstance(out_dir, (str, Path)) or not str(out_dir).strip()):
+            raise ValueError(f"out_dir must be a directory (or None: write nothing), got {out_dir!r}")
         self.config, self.progress, self.overwrite = config, progress, overwrite
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self._resumed = resuming
@@ -242,6 +252,14 @@ class Run:
         directory, **init)``. Every problem is a one-line :class:`CheckpointError` naming the file: missing,
         corrupt or foreign, another kind of run's (a training checkpoint given to a search), another format
         version, incomplete, an invalid config, or a state that does not fit the run it describes."""
+        refused = sorted(set(config_changes) - set(RESUME_CHANGES))
+        if refused:
+            raise ValueError(f"{cls.__name__}.resume: {', '.join(refused)} cannot change when a run resumes (it "
+                             f"continues with the config in its checkpoint; only {', '.join(RESUME_CHANGES)} may "
+                             f"change); start a new run to change {refused[0]}")
+        if not isinstance(path, (str, Path)) or not str(path).strip():
+            raise ValueError(f"{cls.__name__}.resume: path must be a run directory or its checkpoint.pt, "
+                             f"got {path!r}")
         path = Path(path)
         checkpoint = path / "checkpoint.pt" if path.is_dir() else path
         state = load_checkpoint(checkpoint)
@@ -252,10 +270,25 @@ class Run:
             config = cls.config_class.from_dict({**state["config"], **config_changes})
         except (ValueError, TypeError) as exc:
             raise CheckpointError(f"{checkpoint}: its config is not a valid {cls.noun} config ({exc})") from None
+        for key, top in (("epoch", config.epochs), ("step", None)):
+            value = state.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (top is not None and value > top):
+                bound = f"0..{top} (its config's epochs)" if top is not None else "a non-negative integer"
+                raise CheckpointError(f"checkpoint {checkpoint}: its {key} is {str(value)[:40]}, not {bound}: "
+                                      f"forged or corrupt")
         run = cls(config, checkpoint.parent, _resuming=True, **init)
         try:
             run.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"checkpoint {checkpoint} does not fit the {run._describe()}: {first}") from None
+        steps = run._steps_per_epoch()
+        if run.step and (run.step >= steps or run.epoch >= config.epochs):
+            raise CheckpointError(f"checkpoint {checkpoint}: it stopped at step {run.step} of epoch {run.epoch + 1}, "
+                                  f"but an epoch of this run has {steps} steps and it has {config.epochs} epochs: "
+                                  f"forged or corrupt")
         return run
+
+    def _steps_per_epoch(self) -> int:
+        """Steps in one epoch (a search may cap them: ``max_steps_per_epoch``)."""
+        return int(getattr(self, "steps_per_epoch", 0) or len(getattr(self, "train_batches")))

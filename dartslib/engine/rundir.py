@@ -4,9 +4,12 @@ A *run directory* holds what a search or training writes: ``checkpoint.pt``, ``h
 ``result.json`` (:data:`RUN_FILES`). A new run refuses a directory that already has any of them, unless it
 continues that run (``--resume``) or is told to start over (``--overwrite``, which deletes them first).
 While it runs, the run holds ``.lock`` (:data:`LOCK_NAME`), a file with its process id and host: a second
-process on the same directory stops with a message naming the holder. A lock whose process is gone (same
-host, no such pid) is stale and is removed. Locks are taken with ``O_CREAT | O_EXCL``, so two processes
-starting at the same moment cannot both win.
+process on the same directory stops with a message naming the holder (or waits for it:
+``RunLock.acquire(wait=...)``, as a sweep's child does). A lock whose process is gone (same host, no such pid)
+is stale and is removed, as is an empty or unreadable one older than :data:`STALE_UNREADABLE_AFTER` seconds.
+A lock is written and fsynced into a temporary file and then hard-linked to its name (``O_CREAT | O_EXCL``
+where a file system has no hard links), so two processes starting at the same moment cannot both win, and no
+process ever sees a lock without its contents.
 """
 from __future__ import annotations
 
@@ -23,13 +26,32 @@ from typing import Any
 
 from dartslib.engine.checkpoint import WriteError, remove_stale_temporaries
 
-__all__ = ["RUN_FILES", "LOCK_NAME", "PARENT_ENV", "die_with_parent", "RunDirectoryError", "RunDirectoryBusy", "RunLock", "existing_run_files", "check_new_run_dir",
-           "clear_run_files"]
+__all__ = ["RUN_FILES", "LOCK_NAME", "PARENT_ENV", "PARENT_DEATH_SIGNAL", "STALE_UNREADABLE_AFTER", "die_with_parent",
+           "reset_signals", "RunDirectoryError", "RunDirectoryBusy", "RunLock", "existing_run_files",
+           "check_new_run_dir", "clear_run_files"]
 
 RUN_FILES = ("checkpoint.pt", "history.jsonl", "result.json")
 """The files that make a directory a run's (and that ``--overwrite`` removes)."""
 
 LOCK_NAME = ".lock"
+
+STALE_UNREADABLE_AFTER = 60.0
+"""Seconds after which an empty or unreadable lock file counts as stale (a process that crashed between
+creating and writing it; locks are now written before they appear, so a live process never leaves one)."""
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a new directory entry durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class RunDirectoryError(ValueError):
@@ -115,7 +137,69 @@ class RunLock:
         except ValueError:
             return {}
 
-    def acquire(self) -> "RunLock":
+    def _age(self) -> float | None:
+        """Seconds since the lock file was last written, None if it is gone."""
+        try:
+            return time.time() - self.path.stat().st_mtime
+        except OSError:
+            return None
+
+    def _create(self, me: dict[str, Any]) -> bool:
+        """Create the lock holding ``me``, written and fsynced before it appears under its name (a temporary
+        file, then ``link``: no process ever sees an empty or half-written lock). False if a lock exists."""
+        tmp = self.out_dir / f".lock.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o666)
+        except OSError as exc:
+            raise WriteError(f"cannot write to output directory {self.out_dir} ({self.path}): "
+                             f"{exc.strerror or exc}") from None
+        try:
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(json.dumps(me) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            try:
+                os.link(tmp, self.path)  # atomic, and fails if the lock exists (as O_CREAT | O_EXCL)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS):
+                    raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+                return self._create_in_place(me)  # a file system without hard links
+        finally:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        _fsync_directory(self.out_dir)
+        return True
+
+    def _create_in_place(self, me: dict[str, Any]) -> bool:
+        """``O_CREAT | O_EXCL``, write and fsync (file systems without hard links): an empty lock can only be
+        seen for the moment between the two, and an old empty one is stale (:meth:`acquire`)."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise WriteError(f"cannot write to output directory {self.out_dir} ({self.path}): "
+                             f"{exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(me) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            self.path.unlink(missing_ok=True)
+            raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        return True
+
+    def acquire(self, wait: float = 0.0, echo: Any = None) -> "RunLock":
+        """Take the lock; a live holder makes it wait up to ``wait`` seconds (``echo(line)`` says so once),
+        then raise :class:`RunDirectoryBusy` naming the holder."""
         if self.held:
             return self
         try:
@@ -123,40 +207,50 @@ class RunLock:
         except OSError as exc:
             raise WriteError(f"cannot create output directory {self.out_dir}: {exc.strerror or exc}") from None
         me = {"pid": os.getpid(), "host": socket.gethostname()}
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-            except FileExistsError:
-                holder = self.holder()
-                if holder is None:
-                    continue  # released in between: try again
-                if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
-                    self.held = True  # this process's own lock (e.g. a second Search object)
-                    return self
-                same_host = holder.get("host") == me["host"]
-                pid = holder.get("pid")
-                if same_host and isinstance(pid, int) and not _alive(pid):
-                    try:
-                        self.path.unlink()  # stale: its process is gone
-                    except FileNotFoundError:
-                        pass
-                    continue
-                who = f"process {pid} on {holder.get('host')}" if holder else "an unreadable lock"
-                raise RunDirectoryBusy(
-                    f"{self.out_dir} is in use by {who} (lock file {self.path}); wait for it to finish, or "
-                    f"delete the lock file if that process is gone") from None
-            except OSError as exc:
-                raise WriteError(f"cannot write to output directory {self.out_dir} ({self.path}): "
-                                 f"{exc.strerror or exc}") from None
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(json.dumps(me) + "\n")
-            except OSError as exc:
-                self.path.unlink(missing_ok=True)
-                raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-            self.held = True
-            return self
-        raise RunDirectoryError(f"could not take the lock {self.path} (it keeps changing hands)")
+        deadline, said, changes = time.monotonic() + wait, False, 0
+        while True:
+            if self._create(me):
+                self.held = True
+                return self
+            holder = self.holder()
+            if holder is None:
+                changes += 1
+                if changes > 100:
+                    raise RunDirectoryError(f"could not take the lock {self.path} (it keeps changing hands)")
+                continue  # released in between: try again
+            if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+                self.held = True  # this process's own lock (e.g. a second Search object)
+                return self
+            pid = holder.get("pid")
+            age = self._age()
+            if holder.get("host") == me["host"] and isinstance(pid, int) and not _alive(pid):
+                self._remove_stale()  # its process is gone
+                continue
+            if not holder and age is not None and age > STALE_UNREADABLE_AFTER:
+                self._remove_stale()  # empty or garbage, and old: a crash between creating and writing it
+                continue
+            if time.monotonic() < deadline:
+                if echo is not None and not said:
+                    echo(f"waiting for {self._who(holder)} to release {self.path} (up to {wait:.0f} s)")
+                    said = True
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+                continue
+            raise RunDirectoryBusy(
+                f"{self.out_dir} is in use by {self._who(holder)} (lock file {self.path}); wait for it to finish, "
+                f"or delete the lock file if that process is gone")
+
+    @staticmethod
+    def _who(holder: dict[str, Any]) -> str:
+        return (f"process {holder.get('pid')} on {holder.get('host')}" if holder
+                else f"an unreadable lock (younger than {STALE_UNREADABLE_AFTER:.0f} s)")
+
+    def _remove_stale(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise WriteError(f"cannot remove the stale lock {self.path}: {exc.strerror or exc}") from None
 
     def release(self) -> None:
         if not self.held:
@@ -181,10 +275,36 @@ PARENT_ENV = "DARTSLIB_SWEEP_PARENT"
 """Environment variable holding the sweep parent's pid in its child processes."""
 
 
+PARENT_DEATH_SIGNAL = signal.SIGTERM
+"""What a sweep's child gets when the sweep dies: SIGTERM, which a run turns into "save and stop"
+(:func:`dartslib.engine.run.stop_on_signals`). Not SIGINT: a sweep started in the background by a script, or
+under ``nohup`` from one, passes SIGINT on ignored, and a signal the child ignores would never arrive."""
+
+
+def reset_signals() -> None:
+    """Give SIGINT and SIGTERM their default actions, whatever this process inherited (``nohup``, ``&`` in a
+    non-interactive shell: SIGINT ignored; any parent may pass SIGTERM ignored or blocked)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def die_with_parent() -> None:
-    """In a sweep's child: get SIGINT when the sweep process dies (even by ``kill -9``), so the search
-    saves after its current step and exits instead of running on, orphaned. Linux:
-    ``prctl(PR_SET_PDEATHSIG, SIGINT)``; elsewhere a thread that watches the parent process id."""
+    """In a sweep's child: stop when the sweep process dies (even by ``kill -9``), saving after the current step
+    if the search runs, instead of running on, orphaned. The signal dispositions are reset first
+    (:func:`reset_signals`); then Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``; elsewhere a thread that watches
+    the parent process id. A parent already gone stops the child at once. Until the run installs its own
+    handlers, SIGTERM raises KeyboardInterrupt (as SIGINT does), so the child releases what it holds and exits."""
+    reset_signals()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(PARENT_DEATH_SIGNAL, _interrupt)
     parent = os.environ.get(PARENT_ENV)
     if not parent or not parent.isdigit():
         return
@@ -194,16 +314,16 @@ def die_with_parent() -> None:
         try:
             import ctypes
 
-            armed = ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
+            armed = ctypes.CDLL(None, use_errno=True).prctl(1, int(PARENT_DEATH_SIGNAL), 0, 0, 0) == 0
+        except (OSError, AttributeError):  # 1: PR_SET_PDEATHSIG
             armed = False
     if os.getppid() != parent_pid:  # it died before we could ask
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
         return
     if not armed:
         def watch() -> None:
             while os.getppid() == parent_pid:
                 time.sleep(1.0)
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
 
         threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()

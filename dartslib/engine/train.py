@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from dartslib.engine.checkpoint import write_json_atomic
-from dartslib.engine.config import SCALES
+from dartslib.engine.config import COMMON_FIELDS, MAX_IMAGE_SIZE, MAX_SEED, SCALES, validate_fields
+from dartslib.hooks import Knob, shown
 from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
 from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
@@ -42,8 +43,43 @@ class TrainingInterrupted(RunInterrupted):
 
     noun = "training"
 
-MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig
-"""The largest seed: torch seeds are 64-bit and the search's validation stream uses ``seed + 1``."""
+
+
+def _check_genotype(value: Any) -> None:
+    from dartslib.arch.genotype import parse_genotype
+    from dartslib.arch.nb201 import parse_nb201_arch
+
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"genotype must be genotype text, a published name or an NB201 string, got {shown(value)}")
+    try:
+        (parse_nb201_arch if is_nb201_arch(value) else parse_genotype)(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"genotype: {exc}") from None
+
+
+def _check_drop_path(value: Any) -> None:
+    if not value < 1.0:
+        raise ValueError(f"drop_path must be in [0, 1), got {shown(value)}")
+
+
+def _check_batch(value: Any) -> None:
+    if value < 2:
+        raise ValueError(f"batch_size must be at least 2 (BatchNorm needs more than one image per batch), "
+                         f"got {shown(value)}")
+
+
+TRAIN_FIELDS: tuple[Knob, ...] = (
+    Knob("genotype", "the genotype", check=_check_genotype),
+    *(knob for knob in COMMON_FIELDS if knob.name != "batch_size"),
+    Knob("batch_size", "images per batch", type=int, sign="positive", maximum=65536, check=_check_batch),
+    Knob("cutout", "cutout side (0: off)", type=int, sign="non-negative", maximum=MAX_IMAGE_SIZE),
+    Knob("drop_path", "drop-path probability", type=float, sign="non-negative", check=_check_drop_path),
+    Knob("drop_path_mode", "where drop-path acts", choices=("auto", "edge", "node")),
+    Knob("auxiliary_weight", "auxiliary head's weight", type=float, sign="non-negative"),
+    Knob("flip", "random flips", type=bool),
+)
+"""The declarations of :class:`TrainConfig`'s fields (:data:`dartslib.engine.config.COMMON_FIELDS` and its
+own): type, range, upper bound."""
 
 
 @dataclass
@@ -78,32 +114,25 @@ class TrainConfig:
     def is_nb201(self) -> bool:
         return is_nb201_arch(self.genotype)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        if self.scale not in SCALES:
-            raise ValueError(f"unknown scale {self.scale!r}; choose from: {', '.join(SCALES)}")
-        for name in ("epochs", "batch_size", "C", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'epochs' else 'positive'} "
-                                 f"integer, got {value!r}")
-        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip", "drop_path", "auxiliary_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3.4e38:
-                raise ValueError(f"{name} must be a finite non-negative number (float32: at most 3.4e38), "
-                                 f"got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.drop_path_mode not in ("auto", "edge", "node"):
-            raise ValueError(f"unknown drop_path_mode {self.drop_path_mode!r}; choose from: auto, edge, node")
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
+        """Raise ValueError naming the first bad field (:data:`TRAIN_FIELDS`: type, range, upper bound)."""
+        validate_fields(self, TRAIN_FIELDS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config a checkpoint or ``result.json`` stores (``dataclasses.asdict``), validated."""
-        config = cls(**d)
-        config.validate()
-        return config
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config is a dict, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        if "genotype" not in d:
+            raise ValueError("the config has no genotype")
+        return cls(**d)
 
 
 def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> TrainConfig:
@@ -111,6 +140,9 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     from dartslib.arch.genotype import parse_genotype
     from dartslib.arch.nb201 import format_nb201_arch, parse_nb201_arch
 
+    if not isinstance(genotype, str):
+        raise TypeError(f"make_train_config: genotype must be genotype text, a published name or an NB201 string, "
+                        f"got {type(genotype).__name__}")
     text = genotype.strip()
     nb201 = is_nb201_arch(text)
     text = format_nb201_arch(parse_nb201_arch(text)) if nb201 else str(parse_genotype(text))
@@ -127,9 +159,10 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     elif scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose from: {', '.join(SCALES)}")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    config = TrainConfig(**values)
-    config.validate()
-    return config
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    return TrainConfig(**values)
 
 
 class Training(Run):
