@@ -4,6 +4,7 @@ step timed with its peak GPU memory, and two epochs of a first-order NAS-Bench-2
     python benchmarks/gpu_check.py data    --root DIR [--dry-run]
     python benchmarks/gpu_check.py presets --root DIR --json OUT [--steps 20] [--dry-run]
     python benchmarks/gpu_check.py nb201   --root DIR --json OUT [--dry-run]
+    python benchmarks/gpu_check.py notebook nbs/CHAPTER.ipynb --root OUTDIR --json OUT
 
 Each stage writes its own JSON part; ``gpu_check.sh`` merges them (``merge``) into
 ``benchmarks/results_gpu_check.json``. ``--dry-run`` runs the same code on the CPU with tiny sizes (a check of
@@ -77,7 +78,8 @@ class _StepClock(SearchHook):
 
 def stage_presets(args: argparse.Namespace) -> dict[str, Any]:
     """Each preset, DARTS and NB201 space, ``--steps`` timed steps after 2 warm-up steps at the paper
-    configuration (batch 64; dry: 1 step after 1 warm-up, batch 2/4, on the CPU)."""
+    configuration (the paper's batch; dry: 1 step after 1 warm-up of a tiny supernet on the CPU: the script's
+    path, not the paper's shapes, which ``tests/test_paper_shapes.py`` checks)."""
     from dartslib import make_config
     from dartslib.device import synchronize
     from dartslib.engine.loop import Search
@@ -86,11 +88,11 @@ def stage_presets(args: argparse.Namespace) -> dict[str, Any]:
     steps, warmup = (1, 1) if args.dry_run else (args.steps, 2)
     rows = []
     for method, space in _cases():
-        batch = ({"darts": 2, "darts-nonone": 2}.get(space, 4)) if args.dry_run else None
+        tiny = {"batch_size": 4, "C": 4, "layers": 5, "cells_per_stage": 1, "image_size": 8} if args.dry_run else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             config = make_config(method, space, "paper", data_dir=str(args.root), epochs=1, device=device,
-                                 max_steps_per_epoch=steps + warmup, batch_size=batch)
+                                 max_steps_per_epoch=steps + warmup, **tiny)
         row: dict[str, Any] = {"method": method, "space": space, "batch": config.batch_size}
         try:
             _peak_reset(device)
@@ -119,7 +121,8 @@ def stage_nb201(args: argparse.Namespace) -> dict[str, Any]:
     from dartslib import make_config, search
 
     device = _device(args.dry_run)
-    extra = {"max_steps_per_epoch": 2, "batch_size": 4} if args.dry_run else {}
+    extra = {"max_steps_per_epoch": 2, "batch_size": 4, "C": 4, "cells_per_stage": 1, "image_size": 8} \
+        if args.dry_run else {}
     config = make_config("darts", "nb201", "paper", data_dir=str(args.root), epochs=2, device=device, **extra)
     _peak_reset(device)
     started = time.perf_counter()
@@ -134,26 +137,47 @@ def stage_nb201(args: argparse.Namespace) -> dict[str, Any]:
                                  and config.max_steps_per_epoch * config.batch_size * 2}}
 
 
+def stage_notebook(args: argparse.Namespace) -> dict[str, Any]:
+    """Execute the chapter ``parts[0]`` (a notebook path) with nbclient in its own folder, as the book build
+    does; the executed copy goes to ``--root`` (never over the committed notebook). Its device is printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(args.parts[0])
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+                   ).execute()
+    seconds = time.perf_counter() - started
+    args.root.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, args.root / path.name)
+    first = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    device = next((line for line in first.splitlines() if "device" in line), "")
+    return {"notebooks": {path.stem: {"seconds": seconds, "start_line": device}}}
+
+
 def stage_merge(args: argparse.Namespace) -> dict[str, Any]:
     """Merge the parts (and the shell's stage log) into one JSON."""
     out: dict[str, Any] = {}
     for part in args.parts:
         path = Path(part)
         if path.is_file() and path.stat().st_size:
-            out.update(json.loads(path.read_text()))
+            for key, value in json.loads(path.read_text()).items():
+                out[key] = {**out[key], **value} if isinstance(value, dict) and key in out else value
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=("data", "presets", "nb201", "merge"))
+    parser.add_argument("stage", choices=("data", "presets", "nb201", "notebook", "merge"))
     parser.add_argument("--root", type=Path, default=Path("gpu_check_data"))
     parser.add_argument("--json", type=Path, default=None, help="where this stage's JSON goes (default: stdout)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes: checks the script, measures nothing")
     parser.add_argument("parts", nargs="*", help="merge: the parts' JSON files")
     args = parser.parse_intermixed_args(argv)
-    stages = {"data": stage_data, "presets": stage_presets, "nb201": stage_nb201, "merge": stage_merge}
+    stages = {"data": stage_data, "presets": stage_presets, "nb201": stage_nb201, "notebook": stage_notebook,
+              "merge": stage_merge}
     result = stages[args.stage](args)
     text = json.dumps(result, indent=1)
     if args.json:

@@ -61,8 +61,8 @@ if [ -n "$DRY" ]; then
   printf '"chapters": {"rc": null, "seconds": 0, "skipped": "dry run"},\n' >> "$STAGES.tmp"
 else
   for nb in 02_unfair_advantage 03_discretization_gap; do
-    stage "$nb" 420 env DARTSLIB_SCALE=toy jupyter nbconvert --to notebook --execute \
-      --ExecutePreprocessor.timeout=-1 --output "$WORK/$nb.ipynb" "nbs/$nb.ipynb" &
+    stage "$nb" 420 env DARTSLIB_SCALE=toy python benchmarks/gpu_check.py notebook "nbs/$nb.ipynb" \
+      --root "$WORK/notebooks" --json "$WORK/$nb.json" &
   done
 fi
 stage presets 200 python benchmarks/gpu_check.py presets --root "$DATA" --json "$WORK/presets.json" $DRY
@@ -76,7 +76,7 @@ printf '"total": {"seconds": %s}}, "device": "%s", "torch": "%s", "dry_run": %s,
   "$([ -n "$DRY" ] && echo true || echo false)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$STAGES.tmp"
 mv "$STAGES.tmp" "$STAGES"
 python benchmarks/gpu_check.py merge --json "$OUT" "$WORK/data.json" "$WORK/presets.json" "$WORK/nb201.json" \
-  "$STAGES"
+  "$WORK/02_unfair_advantage.json" "$WORK/03_discretization_gap.json" "$STAGES"
 echo "wrote $OUT ($(($(date +%s) - START)) s); logs in $WORK"
 [ -z "$DRY" ] && python benchmarks/estimate_costs.py
 exit 0

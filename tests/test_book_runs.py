@@ -86,3 +86,29 @@ def test_the_cost_table_reads_the_committed_estimates():
     assert (table["status"] == "estimated").all() if data["gpu_check"] is None else True
     paper = table.xs("paper", level="scale")
     assert paper.loc["01_darts", "own searches"] == 22 and paper.loc["04_auxiliary_skip", "own searches"] == 0
+
+
+def test_a_gpu_check_measurement_replaces_the_estimate(tmp_path):
+    """A search that ``benchmarks/gpu_check.sh`` timed is priced from its seconds per step (391 steps per epoch on
+    CIFAR-10's half split at batch 64, 50 epochs) and its measured peak; a dry run's JSON is ignored."""
+    from dartslib.book.costs import estimate_search, load_gpu_check
+
+    check = {"device": "NVIDIA H100", "presets": [{"method": "darts", "space": "nb201", "batch": 64,
+                                                    "seconds_per_step": 0.1, "max_memory_gib": 1.5}]}
+    cost = estimate_search(make_config("darts", "nb201", "paper"), check)
+    assert cost.status == "measured on NVIDIA H100"
+    assert cost.gpu_hours == pytest.approx(0.1 * 391 * 50 / 3600) and cost.peak_gib == 1.5
+    other = estimate_search(make_config("darts-minus", "nb201", "paper"), check)
+    assert other.status == "estimated"  # control: not timed, still estimated
+    dry = tmp_path / "dry.json"
+    dry.write_text(json.dumps({**check, "dry_run": True}))
+    assert load_gpu_check(dry) is None and load_gpu_check(tmp_path / "absent.json") is None
+
+
+def test_start_chapter_glues_its_gpu_price(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(book, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    book._glue_costs("01_darts")
+    assert glued["cost_paper_status"] in ("estimated",) or glued["cost_paper_status"].startswith("measured")
+    assert glued["cost_paper_gpu_hours"] > glued["cost_small_gpu_hours"] > 0
+    assert glued["cost_paper_sweep_gpu_hours"] > 0

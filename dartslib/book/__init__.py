@@ -293,6 +293,7 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
         runs.mkdir(parents=True, exist_ok=True)
     chapter = Chapter(name=name, scale=scale, device=device, runs=runs)
     CURRENT["name"] = name
+    _glue_costs(name)
     if not quiet:
         print(f"dartslib {dartslib.__version__}, torch {torch.__version__}, scale {scale!r}, device {device}, "
               f"{torch.get_num_threads()} CPU thread(s)")
@@ -304,6 +305,26 @@ def start_chapter(name: str, scale: str, threads: int | None = None, quiet: bool
                 print(f"WARNING: scale {scale!r} on the CPU: CUDA is not usable here ({cuda_unavailable_reason()})")
     return chapter
 
+
+
+def _glue_costs(name: str) -> None:
+    """Glue chapter ``name``'s GPU price at ``small`` and ``paper`` scale for its cost box, from
+    ``benchmarks/cost_estimates.json`` (:mod:`dartslib.book.costs`): ``cost_SCALE_gpu_hours`` and
+    ``cost_SCALE_peak_gib`` (its own searches), ``cost_SCALE_sweep_gpu_hours`` (the shared real-supernet sweep)
+    and ``cost_SCALE_status`` ("estimated" until a GPU ran ``benchmarks/gpu_check.sh``)."""
+    import json
+
+    from dartslib.book.costs import ESTIMATES
+
+    if not ESTIMATES.is_file():  # an installed wheel without the repository: the boxes keep their words
+        return
+    for row in json.loads(ESTIMATES.read_text())["rows"]:
+        if row["chapter"] == name:
+            scale = row["scale"]
+            glue(f"cost_{scale}_gpu_hours", float(row["gpu_hours"]), display=False)
+            glue(f"cost_{scale}_peak_gib", float(row["peak_gib"]), display=False)
+            glue(f"cost_{scale}_sweep_gpu_hours", float(row["sweep_gpu_hours"]), display=False)
+            glue(f"cost_{scale}_status", row["status"], display=False)
 
 
 def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,

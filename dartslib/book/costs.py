@@ -38,7 +38,8 @@ import pandas as pd
 from dartslib.engine.config import SearchConfig, make_config
 
 __all__ = ["PUBLISHED_HOURS", "TRAIN_IMAGES", "SearchCost", "search_work", "estimate_search", "chapter_searches",
-           "estimate_chapters", "cost_table", "GPU_CHECK", "ESTIMATES", "load_gpu_check"]
+           "estimate_chapters", "estimate_commands", "training_memory", "cost_table", "GPU_CHECK", "ESTIMATES",
+           "load_gpu_check", "PAPER_COMMANDS"]
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_CHECK = REPO / "benchmarks" / "results_gpu_check.json"
@@ -227,3 +228,65 @@ def cost_table(path: str | Path | None = None) -> pd.DataFrame:
                     "shared sweep GPU-hours": f"{r['sweep_gpu_hours']:.0f}" if r["sweep_searches"] else "-",
                     "status": r["status"]})
     return pd.DataFrame(out).set_index(["chapter", "scale"])
+
+
+# ------------------------------------------------------------------------------- chapter 8's paper commands
+
+#: chapter 8's search commands: (method, space, protocol); NB201 searches use NAS-Bench-201's own protocol
+PAPER_COMMANDS: tuple[tuple[str, str, str], ...] = tuple(
+    [(m, s, "darts") for m, s in (("darts", "darts"), ("darts-2nd", "darts"), ("fairdarts", "darts-nonone"),
+                                  ("darts-minus", "darts"), ("sp-darts", "darts-nonone"),
+                                  ("single-darts", "darts"))]
+    + [(m, "nb201", "nb201") for m in ("darts", "darts-2nd", "fairdarts", "darts-minus", "sp-darts",
+                                       "single-darts")])
+
+
+def training_memory(genotype: str, batch: int, C: int, layers: int, auxiliary: bool) -> float:
+    """Estimated peak GiB of training a derived network from scratch (activations saved for backward at
+    ``batch``, counted on the meta device, plus 4x the parameters), like a search's (module docstring)."""
+    import torch
+
+    from dartslib.arch.architecture import parse_architecture
+    from dartslib.arch.nb201 import build_nb201_network
+    from dartslib.arch.networks import build_network
+
+    nb201 = parse_architecture(genotype).topology == "nb201"
+    with torch.device("meta"):
+        net = (build_nb201_network(genotype, C=C, cells_per_stage=layers, num_classes=10) if nb201 else
+               build_network(genotype, C=C, layers=layers, num_classes=10, auxiliary=auxiliary))
+    net.train()
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        net(torch.zeros(batch, 3, 32, 32, device="meta")).sum().backward()
+    params = sum(p.numel() * p.element_size() for p in net.parameters())
+    return (saved[0] + 4 * params) / GIB
+
+
+def estimate_commands(gpu_check: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Chapter 8's commands priced: each search of :data:`PAPER_COMMANDS` at the paper scale, and the two
+    train-from-scratch commands' memory (their time: not priced here)."""
+    from dartslib.arch.genotype import published_genotype
+    from dartslib.engine.train import make_train_config
+
+    cache: dict[tuple, dict[str, float]] = {}
+    rows = []
+    for method, space, protocol in PAPER_COMMANDS:
+        config = make_config(method, space, "paper", **({"protocol": "nb201"} if protocol == "nb201" else {}))
+        cost = estimate_search(config, gpu_check, cache)
+        rows.append({"kind": "search", "method": method, "space": space, "protocol": protocol,
+                     "batch": config.batch_size, "epochs": config.epochs, "gpu_hours": cost.gpu_hours,
+                     "peak_gib": cost.peak_gib, "status": cost.status})
+    for space, genotype in (("darts", str(published_genotype("DARTS_V2"))),
+                            ("nb201", "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+                                      "nor_conv_3x3~1|nor_conv_3x3~2|")):
+        cfg = make_train_config(genotype, "paper")
+        rows.append({"kind": "train", "method": "any derived cell", "space": space, "protocol": space,
+                     "batch": cfg.batch_size, "epochs": cfg.epochs, "gpu_hours": None,
+                     "peak_gib": training_memory(genotype, cfg.batch_size, cfg.C, cfg.layers,
+                                                 cfg.auxiliary_weight > 0), "status": "estimated"})
+    return rows
