@@ -29,22 +29,22 @@ Each seed draws its own random numbers, exactly as its single-seed run does:
   :class:`~dartslib.methods.temperature.TemperatureMixing` generator, Zhang & Ding 2023, Eq. 15), and each
   seed's edges' ``aux_beta`` (DARTS-' auxiliary skip, Chu et al. 2021, Eq. 4) and ``skip_noise_std``
   ("DARTS + Gaussian", Chu et al. 2020, Sec. 6.3).
-* **every seed keeps its own global random stream.** A single-seed search draws the skip noise from torch's
-  global generator (and checkpoints it as ``rng``). A batched search keeps one :class:`torch.Generator` per
-  seed, started from the global state that seed's search left (:meth:`BatchedSearch.start` and
-  :meth:`BatchedSearch.resume` capture it after building each seed), draws each seed's noise from it in the
-  single-seed order and shape (``(B, C, H, W)`` in the supernet's memory format), and writes it into the
-  seed's checkpoint as that seed's ``rng``.
+* **every seed keeps its own global random stream.** A single-seed search draws the skip noise (and the
+  ``noise`` op of RobustDARTS' S4) from torch's global generator, and checkpoints it as ``rng``. A batched
+  search keeps one :class:`torch.Generator` per seed, started from the global state that seed's search left
+  (:meth:`BatchedSearch.start` and :meth:`BatchedSearch.resume` capture it after building each seed), draws
+  each seed's numbers from it in the single-seed order and shape (``(B, C, H, W)`` in the supernet's memory
+  format), and writes it into the seed's checkpoint as that seed's ``rng``.
 
 Supported: the first-order bi-level update (``bilevel-1st``, DARTS' Eq. 6 with xi = 0, Liu et al. 2019), its
 ``same-subset`` variant and Single-DARTS' single-level update (Hou et al., 2021, Eq. 16); softmax, sigmoid and
 SP-DARTS' sparse-smooth op weights (Zhang & Ding, 2023, Eq. 9-20); FairDARTS' zero-one loss (Chu et al.,
 2020, Eq. 7-8, per seed); DARTS-' auxiliary skip (any beta schedule and kind); skip-connection noise; on NB201
-and DARTS-topology spaces. So every preset the book ranks batches: darts, fairdarts, darts-minus, sp-darts,
-single-darts, darts-gaussian and darts-noskip. Refused with a one-line error: the second-order update, GDAS'
-Gumbel op weights, the ``noise`` op of RobustDARTS' S4, NAS-Bench-201's protocol, data-parallel runs and user
-hooks that act during a step. Equivalence with the single-seed search is tested in ``tests/test_batched.py``
-(per step, every preset, each against a control that must fail); the speed-up and where it ends are measured by
+and DARTS-topology spaces, S4's noise op included. So every preset the book ranks batches: darts, fairdarts,
+darts-minus, sp-darts, single-darts, darts-gaussian and darts-noskip. Refused with a one-line error: the
+second-order update, GDAS' Gumbel op weights, NAS-Bench-201's protocol, data-parallel runs and user hooks that
+act during a step. Equivalence with the single-seed search is tested in ``tests/test_batched.py`` (per step,
+every preset, each against a control that must fail); the speed-up and where it ends are measured by
 ``benchmarks/bench_batched.py`` (``benchmarks/README.md``).
 """
 from __future__ import annotations
@@ -75,8 +75,8 @@ from dartslib.space.supernet import (
     DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
 )
 
-__all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "batched_search", "SUPPORTED_UPDATES",
-           "BATCHABLE_FORMS"]
+__all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "draws_globally", "batched_search",
+           "SUPPORTED_UPDATES", "BATCHABLE_FORMS"]
 
 SUPPORTED_UPDATES = ("bilevel-1st", "same-subset", "single-level")
 BATCHABLE_FORMS = ("softmax", "sigmoid", "sparse-smooth")
@@ -111,12 +111,15 @@ def check_batchable(configs: Sequence[SearchConfig]) -> None:
         raise ValueError(f"batched seeds support DARTS' search protocol only (method {c.method}: protocol "
                          f"{c.protocol}, step order {c.step_order}, lr schedule {c.lr_schedule}, "
                          f"nesterov {c.nesterov})")
+
+
+def draws_globally(config: SearchConfig) -> bool:
+    """Whether a search of ``config`` draws from torch's global random stream during its steps (the skip
+    noise, the ``noise`` op of RobustDARTS' S4): then each batched seed needs its own copy of that stream."""
     from dartslib.space.spaces import get_space
 
-    space = get_space(c.space)
-    if any("noise" in space.op_names(ct) for ct in space.cell_types):
-        raise ValueError(f"batched seeds do not support space {c.space!r}: its noise op draws from one global "
-                         f"random stream")
+    space = get_space(config.space)
+    return bool(config.skip_noise) or any("noise" in space.op_names(ct) for ct in space.cell_types)
 
 
 def _per_seed_hooks() -> tuple[type, ...]:
@@ -318,23 +321,31 @@ class SeedBatchedSupernet:
         return v.repeat_interleave(C)[:, None, None]
 
     def _skip_noise(self, y: Tensor, stds: Sequence[float]) -> Tensor:
-        """``y + std_s * N(0, 1)`` on seed ``s``'s channels of ``y`` ``(B, S*C, H, W)``, the noise drawn from
-        seed ``s``'s own stream in the shape and memory format its single-seed edge draws it
-        (``torch.randn_like`` of its ``(B, C, H, W)`` output), and nothing drawn for a seed whose std is 0."""
-        if self.streams is None or len(self.streams) != self.S:
-            raise ValueError("skip noise in a batched search needs one random stream per seed (SeedBatchedSupernet"
-                             ".streams; BatchedSearch sets them)")
-        B, SC, H, W = y.shape
-        C = SC // self.S
-        layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        parts = []
-        for std, stream in zip(stds, self.streams):
-            if std:
-                noise = torch.empty((B, C, H, W), dtype=y.dtype, device=y.device, memory_format=layout)
-                parts.append(std * noise.normal_(generator=stream))
-            else:
-                parts.append(y.new_zeros((B, C, H, W)))
+        """``y + std_s * N(0, 1)`` on seed ``s``'s channels of ``y`` ``(B, S*C, H, W)``, as ``MixedEdge._noisy``
+        (nothing drawn for a seed whose std is 0)."""
+        normals = self._seed_normals(y, [bool(std) for std in stds])
+        C = y.shape[1] // self.S
+        parts = [std * n if n is not None else y.new_zeros((y.shape[0], C, *y.shape[2:]))
+                 for std, n in zip(stds, normals)]
         return y + torch.cat(parts, dim=1)
+
+    def _seed_normals(self, like: Tensor, draw: Sequence[bool] | None = None) -> list[Tensor | None]:
+        """``N(0, 1)`` of seed ``s``'s shape ``(B, C, H, W)`` of ``like`` ``(B, S*C, H, W)`` from seed ``s``'s own
+        stream (None where ``draw[s]`` is False), drawn as its single-seed run draws it: ``torch.randn_like``
+        of its own ``(B, C, H, W)`` tensor, i.e. in the supernet's memory format (the order the numbers fill)."""
+        if self.streams is None or len(self.streams) != self.S:
+            raise ValueError("random draws in a batched search need one random stream per seed "
+                             "(SeedBatchedSupernet.streams; BatchedSearch sets them)")
+        B, SC, H, W = like.shape
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        out: list[Tensor | None] = []
+        for s, stream in enumerate(self.streams):
+            if draw is not None and not draw[s]:
+                out.append(None)
+                continue
+            noise = torch.empty((B, SC // self.S, H, W), dtype=like.dtype, device=like.device, memory_format=layout)
+            out.append(noise.normal_(generator=stream))
+        return out
 
     def _pool_sums(self, pool: AvgPool3x3, x: Tensor) -> tuple[Tensor, Tensor]:
         """AvgPool3x3's window sums ``(B, S*C, H', W')`` and real-pixel counts ``(1, 1, H', W')``."""
@@ -418,8 +429,10 @@ class SeedBatchedSupernet:
             return x.mul(0.0) if m.stride == 1 else x[:, :, :: m.stride, :: m.stride].mul(0.0)
         if isinstance(m, (AvgPool3x3, nn.MaxPool2d, nn.AvgPool2d)):  # per channel: per seed as they are
             return m(x)
-        if isinstance(m, Noise):
-            raise ValueError("batched seeds do not support the noise op")
+        if isinstance(m, Noise):  # RobustDARTS S4's noise op: N(0, 1) of the output's shape, per seed
+            if m.stride != 1:
+                x = x[:, :, :: m.stride, :: m.stride]
+            return torch.cat(self._seed_normals(x), dim=1)
         raise ValueError(f"batched seeds do not support module {type(m).__name__}")
 
     def _from_relu(self, m: nn.Module, r: Tensor, gain: Tensor | None = None) -> Tensor:
@@ -588,9 +601,9 @@ class BatchedSearch:
         self.steps_per_epoch = first.steps_per_epoch
         self.net = SeedBatchedSupernet([s.model for s in searches])
         if rng_states is None:
-            if self.config.skip_noise:
-                raise ValueError("batched seeds with skip noise need each seed's random state (rng_states); "
-                                 "BatchedSearch.start and BatchedSearch.resume capture them")
+            if draws_globally(self.config):
+                raise ValueError("batched seeds that draw random numbers (skip noise, the noise op) need each "
+                                 "seed's random state (rng_states); BatchedSearch.start and .resume capture them")
             rng_states = [first.rng_state()] * self.S
         if len(rng_states) != self.S:
             raise ValueError(f"got {len(rng_states)} random states for {self.S} seeds")
