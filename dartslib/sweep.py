@@ -123,7 +123,14 @@ def _prepare(run: PlannedRun, run_dir: Path) -> None:
     """Write ``spec.json``, or check that an existing one asked for the same config."""
     spec_path = run_dir / "spec.json"
     if spec_path.is_file():
-        old = json.loads(spec_path.read_text())["config"]
+        try:
+            old = json.loads(spec_path.read_text())["config"]
+            if not isinstance(old, dict):
+                raise TypeError(f"'config' is a {type(old).__name__}")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise ValueError(f"{spec_path} is unreadable or corrupt ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); delete it or that run's "
+                             f"directory") from None
         new = json.loads(json.dumps(run.spec()["config"]))  # tuples -> lists, as stored
         if old != new:
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))

@@ -754,11 +754,9 @@ def test_row4_plot_without_result_or_checkpoint_names_the_directory(capsys, tmp_
     (["train", "--genotype", "DARTS_V2", "--C", "100000"], "--C"),
 ])
 def test_row5_sizes_have_an_upper_bound_naming_the_flag(capsys, argv, flag):
-    started = time.process_time()
-    status, _, err = run_main(capsys, *argv)
+    status, _, err = run_main(capsys, *argv)  # refused while parsing the flags: nothing built, nothing allocated
     assert status == 2 and f"argument {flag}" in err and "at most" in err, err
     assert_one_line_error(err)
-    assert time.process_time() - started < 30  # refused, not allocated (a generous bound: CPU seconds)
 
 
 def test_row5_a_supernet_too_large_in_combination_is_refused_before_allocating(tmp_path):

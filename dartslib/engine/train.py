@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from dartslib.engine.checkpoint import write_json_atomic
-from dartslib.engine.config import COMMON_FIELDS, MAX_IMAGE_SIZE, MAX_SEED, SCALES, validate_fields
+from dartslib.engine.config import COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_SEED, SCALES, validate_fields
 from dartslib.hooks import Knob, shown
 from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
@@ -71,7 +71,7 @@ def _check_batch(value: Any) -> None:
 TRAIN_FIELDS: tuple[Knob, ...] = (
     Knob("genotype", "the genotype", check=_check_genotype),
     *(knob for knob in COMMON_FIELDS if knob.name != "batch_size"),
-    Knob("batch_size", "images per batch", type=int, sign="positive", maximum=65536, check=_check_batch),
+    Knob("batch_size", "images per batch", type=int, sign="positive", maximum=MAX_BATCH_SIZE, check=_check_batch),
     Knob("cutout", "cutout side (0: off)", type=int, sign="non-negative", maximum=MAX_IMAGE_SIZE),
     Knob("drop_path", "drop-path probability", type=float, sign="non-negative", check=_check_drop_path),
     Knob("drop_path_mode", "where drop-path acts", choices=("auto", "edge", "node")),
