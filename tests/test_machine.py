@@ -43,3 +43,16 @@ def test_machine_label_says_when_nothing_was_recorded():
     label = machine_label({"cpu": "X", "cpu_capability": "AVX2", "arithmetic": "0123456789abcdef",
                            "cuda_device": "NVIDIA H100"})
     assert label == "X, AVX2, 01234567, cuda: NVIDIA H100"
+
+
+def test_results_loader_names_the_machine_of_committed_runs():
+    """Runs written before result.json recorded its machine: the loader takes it from machines.json per folder
+    and method (the baselines in regime/ ran on the AMD EPYC, the rest of regime/ on the Intel Xeon)."""
+    from dartslib.book.results import collapse_results
+
+    results = collapse_results("toy")
+    machines = {run.method: run.machine for run in results.runs}
+    assert machines["darts"].startswith("2-core Intel Xeon") and machines["darts-gaussian"].startswith("2-core AMD")
+    assert all(m.endswith("(from machines.json)") for m in machines.values())
+    assert {run.machine for run in results.replication} == {"2-core AMD EPYC (from machines.json)"}
+    assert "machine" in results.runs[0].row()

@@ -112,14 +112,16 @@ class CollapseRun:
     @property
     def machine(self) -> str:
         """Which machine wrote the run (:func:`dartslib.engine.machine.machine_label`); for a run written before
-        runs recorded it, the machine that ``reproduce.json`` beside the sweep folder names for that folder."""
+        runs recorded it, the machine that ``machines.json`` beside the sweep folder names for its folder and
+        method, marked as not recorded in the run."""
         if "machine" in self.result:
             return machine_label(self.result["machine"])
-        registry = self.path.parent.parent / "reproduce.json"
+        registry = self.path.parent.parent / "machines.json"
         if registry.is_file():
-            known = json.loads(registry.read_text()).get("references", {}).get(self.path.parent.name)
+            folder = json.loads(registry.read_text()).get(self.path.parent.name, {})
+            known = folder.get(self.method, folder.get("*"))
             if known:
-                return f"{known['machine']} (not recorded in the run; from reproduce.json)"
+                return f"{known} (from machines.json)"
         return machine_label(None)
 
     @property
