@@ -225,7 +225,7 @@ def cost_table(path: str | Path | None = None) -> pd.DataFrame:
         out.append({"chapter": r["chapter"], "scale": r["scale"],
                     "own searches": r["searches"], "their GPU-hours": own,
                     "their peak GiB": f"{r['peak_gib']:.1f}" if r["searches"] else "-",
-                    "shared sweep GPU-hours": f"{r['sweep_gpu_hours']:.0f}" if r["sweep_searches"] else "-",
+                    "shared sweep GPU-hours": f"{r['sweep_gpu_hours']:.1f}" if r["sweep_searches"] else "-",
                     "status": r["status"]})
     return pd.DataFrame(out).set_index(["chapter", "scale"])
 
