@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(dartslib.engine.batched), split over --jobs processes; every preset the book ranks "
                         "batches (darts, fairdarts, darts-minus, sp-darts, single-darts, darts-gaussian, "
                         "darts-noskip), each seed with its own random streams; what cannot (the second-order "
-                        "update, GDAS' gumbel weights, the noise op, protocol nb201) runs one seed per process")
+                        "update, GDAS' gumbel weights, protocol nb201) runs one seed per process. --jobs 1 "
+                        "spends the least CPU (one process of all seeds); --jobs 2 splits them over two processes")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field of every run (value read as JSON, else text), e.g. "
                         "--set epochs=20 --set image_size=8; repeatable")

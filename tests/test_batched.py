@@ -151,6 +151,31 @@ def test_first_forward_and_gradients_equal_each_seeds_own():
         assert not torch.equal(logits[s], logits[(s + 1) % len(xs)])  # seeds differ: the check can fail
 
 
+def test_seeds_with_different_betas_and_noise_stds_each_get_their_own():
+    """The per-seed edge settings a hook may set differently per seed: DARTS-' beta (0 for one seed: no branch)
+    and the skip-noise std (0 for one seed: nothing drawn); the forward of each seed is its own model's."""
+    from dartslib.engine.batched import SeedBatchedSupernet, _stream
+    from dartslib.methods.aux_skip import set_aux_beta
+    from dartslib.methods.skip_noise import set_skip_noise
+
+    searches = [Search(c, None, progress=False) for c in configs("darts-minus")]
+    states = [torch.Generator().manual_seed(100 + s).get_state() for s in range(3)]
+    for search, beta, std in zip(searches, (0.0, 0.5, 1.0), (1.0, 0.0, 0.3)):
+        set_aux_beta(search.model, beta)
+        set_skip_noise(search.model, std)
+    net = SeedBatchedSupernet([s.model for s in searches])
+    net.streams = [_stream({"torch": state}, torch.device("cpu")) for state in states]
+    xs = [next(iter(s.train_batches.epoch(0)))[0] for s in searches]
+    with torch.no_grad():
+        logits = net(net.stack_inputs(xs))
+        for s, (search, x) in enumerate(zip(searches, xs)):
+            search.model.train()
+            torch.set_rng_state(states[s])
+            torch.testing.assert_close(logits[s], search.model(x), atol=1e-5, rtol=1e-4)
+            assert torch.equal(net.streams[s].get_state(), torch.get_rng_state())  # as many draws as its own
+        assert torch.equal(net.streams[1].get_state(), states[1])  # std 0: nothing drawn
+
+
 def test_clipping_is_per_seed_and_a_shared_clip_fails(monkeypatch):
     cfgs = configs(grad_clip=0.05)  # small enough that every seed is clipped, by its own norm
     assert_steps_match(cfgs, steps=2)

@@ -55,7 +55,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -872,7 +872,7 @@ class _global_stream:
             torch.cuda.set_rng_state(self.saved_cuda, self.stream.device)
 
 
-def _with_streams(factories: Any) -> tuple[list[Search], list[dict[str, Any]]]:
+def _with_streams(factories: Iterable[Callable[[], Search]]) -> tuple[list[Search], list[dict[str, Any]]]:
     """Build the seeds' searches one after another, each one's random state captured right after it is built
     (a search seeds, or restores, torch's global stream; the next seed's build would overwrite it)."""
     searches, states = [], []
