@@ -138,8 +138,13 @@ def compare(a: dict, b: dict) -> str:
     p = stats.fisher_exact([[a["k"], a["n"] - a["k"]], [b["k"], b["n"] - b["k"]]]).pvalue
     a_in_b = b["ci"][0] <= a["rate"] <= b["ci"][1]
     b_in_a = a["ci"][0] <= b["rate"] <= a["ci"][1]
+    k, n = a["k"] + b["k"], a["n"] + b["n"]
+    lo, hi = clopper_pearson(k, n)
+    same = sum((x >= "4") == (y >= "4") for x, y in zip(a["per_seed"], b["per_seed"])) if a["n"] == b["n"] else None
     return (f"epoch {a['epoch']}: {a['folder']} {a['k']}/{a['n']} vs {b['folder']} {b['k']}/{b['n']}: Fisher two-sided "
-            f"p = {p:.3g}; each rate inside the other's 95 % CI: {a_in_b and b_in_a}")
+            f"p = {p:.3g}; each rate inside the other's 95 % CI: {a_in_b and b_in_a}; pooled {k}/{n} "
+            f"({100 * k / n:.1f} %, CI {100 * lo:.0f}-{100 * hi:.0f} %); same skip-dominated verdict for the same seed "
+            f"on both: {same}/{a['n']}")
 
 
 def main(argv: list[str] | None = None) -> None:
