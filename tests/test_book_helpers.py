@@ -123,16 +123,43 @@ def test_show_table_formats_numbers_and_never_shows_nan():
 
 
 def test_progress_bars_are_widgets_only_in_an_interactive_session(monkeypatch):
+    import sys
+    import types
+
     from tqdm.std import tqdm as text_tqdm
 
     import dartslib.book as book
 
     for name in ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID", book.PROGRESS_ENV):
         monkeypatch.delenv(name, raising=False)
-    assert book.progress_mode() == "off"                       # a build: no bar reaches the page
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert book.progress_mode() == "text"                      # a terminal or a script: a text bar
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert book.progress_mode() == "off"                       # a kernel of a build: no bar reaches the page
     bar = book.tqdm(range(3))
     assert bar.disable and list(bar) == [0, 1, 2]
     monkeypatch.setenv("JPY_SESSION_NAME", "x.ipynb")
     assert book.progress_mode() == "widget"
     monkeypatch.setenv(book.PROGRESS_ENV, "text")
     assert book.progress_mode() == "text" and isinstance(book.tqdm(range(1)), text_tqdm)
+
+
+def test_the_search_draws_no_bar_in_a_build_kernel(monkeypatch, capsys):
+    """The engine's own bar follows dartslib.progress: nothing on a build's page (a kernel outside an interactive
+    front end), a text bar when asked (the control: the same search does draw one)."""
+    import sys
+    import types
+
+    from dartslib import make_config, search
+    from dartslib.progress import PROGRESS_ENV
+
+    for name in ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID", PROGRESS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    config = make_config("darts", "nb201", "toy", epochs=1, C=4, cells_per_stage=1, max_steps_per_epoch=2,
+                         batch_size=32, image_size=8, device="cpu")
+    search(config, progress=True)
+    assert "step" not in capsys.readouterr().err
+    monkeypatch.setenv(PROGRESS_ENV, "text")
+    search(config, progress=True)
+    assert "darts on nb201" in capsys.readouterr().err

@@ -16,7 +16,8 @@ BOOK_ONLY = ("dartslib.book",)
 #: the layers, bottom first: a module may import its own layer and the layers below it, never one above.
 #: (Within a layer the cycle test above keeps the imports one-way.)
 LAYERS = [
-    ("dartslib.hooks", "dartslib.data", "dartslib.device"),  # leaves: method hooks; data and batches; devices
+    # leaves: method hooks; data and batches; devices; progress bars
+    ("dartslib.hooks", "dartslib.data", "dartslib.device", "dartslib.progress"),
     ("dartslib.space",),                       # ops, spaces, op-weight forms, the supernet
     ("dartslib.arch",),                        # genotypes, NB201 strings, derivation, networks, counting
     ("dartslib.methods",),                     # presets and one module per switch

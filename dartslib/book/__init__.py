@@ -57,8 +57,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm as _tqdm_auto
-from tqdm.std import tqdm as _tqdm_text
+from dartslib.progress import PROGRESS_ENV, progress_bar, progress_mode  # noqa: F401  (re-exported)
 
 import dartslib
 from dartslib import build_supernet, derive, diagnostics, get_space, make_config, search
@@ -95,31 +94,10 @@ __all__ = [
 ]
 
 
-PROGRESS_ENV = "DARTSLIB_PROGRESS"
-"""``widget``, ``text`` or ``off``: how the chapters show progress (unset: :func:`progress_mode` decides)."""
-
-# set in the kernels of an interactive front end: Jupyter Server (Lab, Notebook 7), Colab, VS Code
-_INTERACTIVE_ENV = ("JPY_SESSION_NAME", "COLAB_RELEASE_TAG", "VSCODE_PID")
-
-
-def progress_mode() -> str:
-    """How progress bars show: ``$DARTSLIB_PROGRESS`` if set; else ``"widget"`` in an interactive front end
-    (Jupyter Lab or Notebook 7, Colab, VS Code) and ``"off"`` otherwise, in the book's build above all, where a
-    widget bar would reach the page as widget JSON and a text bar as a trail of updates."""
-    mode = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    if mode in ("widget", "text", "off"):
-        return mode
-    return "widget" if any(v in os.environ for v in _INTERACTIVE_ENV) else "off"
-
-
 def tqdm(*args: Any, **kwargs: Any) -> Any:
-    """``tqdm.auto.tqdm`` in an interactive session, a plain text bar or none in a build (:func:`progress_mode`)."""
-    mode = progress_mode()
-    if mode == "widget":
-        return _tqdm_auto(*args, **kwargs)
-    if mode == "off":
-        kwargs["disable"] = True
-    return _tqdm_text(*args, **kwargs)
+    """A progress bar for a chapter: a widget in an interactive session, none in the book's build, text elsewhere
+    (:func:`dartslib.progress.progress_bar`, which the library's own loops use too)."""
+    return progress_bar(*args, **kwargs)
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -796,7 +796,7 @@ class BatchedSearch:
         cfg = self.config
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from dartslib.progress import progress_bar as tqdm
 
             bar = tqdm(total=cfg.epochs * self.steps_per_epoch, initial=self.epoch * self.steps_per_epoch + self.step,
                        desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step", leave=False)

@@ -298,7 +298,7 @@ class Search(Run):
 
     def run(self) -> SearchResult:
         """Run the remaining epochs; Ctrl-C stops after the current step and saves (see :class:`SearchInterrupted`)."""
-        from tqdm.auto import tqdm
+        from dartslib.progress import progress_bar as tqdm
 
         cfg = self.config
         total = cfg.epochs * self.steps_per_epoch

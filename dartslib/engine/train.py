@@ -234,11 +234,11 @@ class Training(Run):
     def run(self) -> dict[str, Any]:
         """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics. Ctrl-C or SIGTERM
         stops after the current step and saves (see :class:`TrainingInterrupted`)."""
-        from tqdm.auto import trange
+        from dartslib.progress import progress_bar
 
         cfg = self.config
         with self.running():
-            for _ in trange(self.epoch, cfg.epochs, desc="train", unit="epoch", disable=not self.progress,
+            for _ in progress_bar(range(self.epoch, cfg.epochs), desc="train", unit="epoch", disable=not self.progress,
                             leave=False):
                 started = time.perf_counter()
                 stats = self.run_epoch()
