@@ -262,10 +262,6 @@ def test_every_toc_page_was_built():
     assert not missing, f"pages of _toc.yml missing from _build/html: {missing}"
 
 
-# chapters whose pages a later pass of the same work cleans (see tests/test_page_checks.py)
-LATER_PASS = {"nbs/01_darts", "nbs/02_unfair_advantage", "nbs/03_discretization_gap", "nbs/08_paper_scale"}
-
-
 @pytest.mark.parametrize("kind", sorted(page_checks.CHECKS))
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_page_is_clean(entry, kind):
@@ -275,6 +271,4 @@ def test_page_is_clean(entry, kind):
         pytest.skip("no built book in _build/html: run `jupyter-book build .` first (CI does)")
     assert html_file.is_file(), f"{entry} is in _toc.yml but was not built"
     findings = page_checks.CHECKS[kind](html_file.read_text(errors="replace"))
-    if findings and entry in LATER_PASS:
-        pytest.xfail(f"{entry}: {len(findings)} {kind} findings, fixed in a later pass")
     assert not findings, f"{entry}: {kind}:\n" + "\n".join(findings[:10])
