@@ -154,13 +154,7 @@ class RunLock:
             raise WriteError(f"cannot write to output directory {self.out_dir} ({self.path}): "
                              f"{exc.strerror or exc}") from None
         try:
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(json.dumps(me) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as exc:
-                raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            self._write_synced(fd, me)
             try:
                 os.link(tmp, self.path)  # atomic, and fails if the lock exists (as O_CREAT | O_EXCL)
             except FileExistsError:
@@ -188,14 +182,21 @@ class RunLock:
             raise WriteError(f"cannot write to output directory {self.out_dir} ({self.path}): "
                              f"{exc.strerror or exc}") from None
         try:
+            self._write_synced(fd, me)
+        except WriteError:
+            self.path.unlink(missing_ok=True)
+            raise
+        return True
+
+    def _write_synced(self, fd: int, me: dict[str, Any]) -> None:
+        """Write the holder's line to ``fd`` and fsync it (WriteError naming the lock on failure); closes ``fd``."""
+        try:
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps(me) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
-            self.path.unlink(missing_ok=True)
             raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        return True
 
     def acquire(self, wait: float = 0.0, echo: Any = None) -> "RunLock":
         """Take the lock; a live holder makes it wait up to ``wait`` seconds (``echo(line)`` says so once),
