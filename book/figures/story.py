@@ -66,7 +66,7 @@ def _cell(ax, x0, y0, size, colours, title):
 def story_figure() -> Figure:
     """The figure: collapse on the left, one row per cause with its fix and where it is shown."""
     with style():
-        fig = Figure(figsize=(11, 5.6))
+        fig = Figure(figsize=(12, 5.6))
         ax = fig.add_axes([0, 0, 1, 1])
         ax.set_axis_off()
         text = dict(transform=ax.transAxes, va="center")
@@ -90,15 +90,16 @@ def story_figure() -> Figure:
 
         # the table of causes
         left, top, row_h = 0.265, 0.83, 0.14
-        cols = {"cause": left, "why": left + 0.16, "fix": left + 0.405, "where": left + 0.6}
+        cols = {"cause": left, "why": left + 0.16, "fix": left + 0.39, "where": left + 0.585}
+        step = 0.055  # between the three "where" columns
         header = dict(fontsize=10, weight="bold", color="#303030", **text)
         ax.text(cols["cause"], 0.915, "cause", **header)
         ax.text(cols["why"], 0.915, "what goes wrong", **header)
         ax.text(cols["fix"], 0.915, "the fix (paper)", **header)
-        ax.text(cols["where"] + 0.05, 0.965, "where the book shows it", ha="center", fontsize=9, color="#303030",
+        ax.text(cols["where"] + step, 0.965, "where the book shows it", ha="center", fontsize=9, color="#303030",
                 transform=ax.transAxes, va="center")
         for k, label in enumerate(["toy", "real\nsupernet", "paper"]):
-            ax.text(cols["where"] + k * 0.05, 0.915, label, ha="center", rotation=0, fontsize=9,
+            ax.text(cols["where"] + k * step, 0.915, label, ha="center", rotation=0, fontsize=9,
                     weight="bold", color="#303030", transform=ax.transAxes, va="center")
         for i, (cause, why, method, fix, chapter) in enumerate(CAUSES):
             y = top - i * row_h
@@ -111,7 +112,7 @@ def story_figure() -> Figure:
             ax.text(cols["fix"], y + 0.02, method, fontsize=10.5, weight="bold", color=colour, **text)
             ax.text(cols["fix"], y - 0.025, fix, fontsize=9, **text)
             for k, ch in enumerate((chapter, chapter, 8)):
-                ax.text(cols["where"] + k * 0.05, y, f"Ch. {ch}", ha="center", fontsize=9,
+                ax.text(cols["where"] + k * step, y, f"Ch. {ch}", ha="center", fontsize=9,
                         color="#303030", transform=ax.transAxes, va="center")
         y = top - len(CAUSES) * row_h + 0.02
         ax.text(left, y - 0.02, "Every fix on the same spaces and seeds, and combinations no paper ran: Ch. 7.",
