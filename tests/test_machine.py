@@ -15,10 +15,13 @@ TINY = dict(epochs=1, C=4, cells_per_stage=1, max_steps_per_epoch=2, batch_size=
 
 def assert_records_this_machine(result_json) -> None:
     machine = json.loads(result_json.read_text())["machine"]
-    assert machine == machine_info("cpu")
+    # the writing process's thread count: a sweep's child sets its own, so it is checked for what it is
+    here = machine_info("cpu")
+    assert {k: v for k, v in machine.items() if k != "threads"} == {k: v for k, v in here.items() if k != "threads"}
+    assert isinstance(machine["threads"], int) and machine["threads"] >= 1
     assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert machine["torch"] == torch.__version__ and machine["cuda_device"] is None
-    assert machine["arithmetic"] == arithmetic_fingerprint() and machine["threads"] == torch.get_num_threads()
+    assert machine["arithmetic"] == arithmetic_fingerprint()
 
 
 def test_search_train_and_sweep_record_the_machine(tmp_path):
