@@ -249,16 +249,21 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SearchConfig":
         """The config a checkpoint, ``spec.json`` or ``result.json`` stores, validated (ValueError naming the field)."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a search config is a dict of its fields, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        d = dict(d)
+        d = dict(check_config_dict(cls, d, "a search config"))
         if isinstance(d.get("arch_betas"), list):  # JSON has no tuples; anything else is refused by validate
             d["arch_betas"] = tuple(d["arch_betas"])
         return cls(**d)
+
+
+def check_config_dict(cls: type, d: Any, what: str) -> dict[str, Any]:
+    """``d`` if it is a dict whose keys are all fields of the dataclass ``cls``; ValueError otherwise (one line:
+    ``what`` is a dict..., or the unknown keys). The shared first check of every ``from_dict``."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} is a dict of its fields, got {type(d).__name__}")
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    return d
 
 
 def _option_knobs() -> list[str]:

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from dartslib.engine.checkpoint import write_json_atomic
-from dartslib.engine.config import COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_SEED, SCALES, validate_fields
+from dartslib.engine.config import (
+    COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_SEED, SCALES, check_config_dict, validate_fields
+)
 from dartslib.hooks import Knob, shown
 from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
@@ -124,12 +126,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config a checkpoint or ``result.json`` stores (``dataclasses.asdict``), validated."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a training config is a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        check_config_dict(cls, d, "a training config")
         if "genotype" not in d:
             raise ValueError("the config has no genotype")
         return cls(**d)
