@@ -2,7 +2,8 @@
 
 A dataset is an :class:`ImageData`: all images as one ``(N, C, H, W)`` uint8 tensor plus int64 labels,
 the class count and the per-channel normalisation statistics. ``load_dataset(name, split)`` reads one
-from disk (or, for ``"digits"``, from scikit-learn); nothing is downloaded unless asked: with ``download=True``
+from disk (or, for ``"digits"`` and ``"digits-hard"``, from scikit-learn: ``digits-hard`` is generated in memory
+from the digits, :func:`make_digits_hard`); nothing is downloaded unless asked: with ``download=True``
 (the CLI's ``--download``) a missing CIFAR-10 or CIFAR-100 is fetched through ``torchvision.datasets`` into the
 data root, its archive and every file checked against torchvision's MD5 sums, and then read by this module's
 own restricted unpickler like any other copy (torchvision's own loader, which unpickles without restriction,
@@ -42,10 +43,10 @@ from torch.nn import functional as F
 __all__ = [
     "ImageData", "load_dataset", "split_train_valid", "BatchIterator", "PersistentStream",
     "DatasetNotFoundError", "DataFileError", "DATASETS", "SPLITS", "data_root", "channel_stats", "pass_generator",
-    "random_crop", "cutout", "write_synthetic_cifar10", "DOWNLOADABLE", "download_dataset", "ensure_downloaded",
+    "random_crop", "cutout", "make_digits_hard", "DIGITS_HARD_VARIANTS", "write_synthetic_cifar10", "DOWNLOADABLE", "download_dataset", "ensure_downloaded",
 ]
 
-DATASETS = ("digits", "cifar10", "cifar100", "svhn", "imagenet16-120")
+DATASETS = ("digits", "digits-hard", "cifar10", "cifar100", "svhn", "imagenet16-120")
 """Names :func:`load_dataset` knows."""
 
 SPLITS = ("train", "test")
@@ -231,8 +232,9 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] |
     Args:
         name: one of :data:`DATASETS`.
         split: ``"train"`` or ``"test"`` (SVHN also ``"extra"``; ImageNet16-120's ``"test"`` is its
-            ``val_data`` file). ``"digits"`` has a fixed, stratified 80/20 train/test split.
-        root: the data root (see the module docstring); unused for ``"digits"``.
+            ``val_data`` file). ``"digits"`` has a fixed, stratified 80/20 train/test split, and
+            ``"digits-hard"`` is generated from its two halves (:func:`make_digits_hard`).
+        root: the data root (see the module docstring); unused for ``"digits"`` and ``"digits-hard"``.
         image_size: side of the returned (square) images; others are resized bilinearly (antialiased
             when shrinking). ``None`` keeps the native size (16 for the upsampled digits).
         download: when the files are missing, fetch them first (:func:`download_dataset`; CIFAR-10 and
@@ -252,6 +254,8 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike[str] |
 
     if name == "digits":
         return _load_digits(split, image_size or _DIGITS_SIZE)
+    if name == "digits-hard":
+        return _load_digits_hard(split, image_size or _DIGITS_SIZE)
     try:
         folder = _find_folder(name, split, root)
     except DatasetNotFoundError:
@@ -310,6 +314,89 @@ def _load_digits(split: str, image_size: int) -> ImageData:
     mean, std = channel_stats(images[train_mask])
     mask = train_mask if split == "train" else ~train_mask
     return ImageData(images[mask], labels[mask], 10, mean, std, "digits")
+
+
+#: digits-hard: variants per source image (train, test), the canvas side, and the generator seeds
+DIGITS_HARD_VARIANTS: dict[str, int] = {"train": 4, "test": 8}
+_DIGITS_HARD_CANVAS = 16
+_DIGITS_HARD_SEEDS: dict[str, int] = {"train": 2026, "test": 2027}
+
+
+def _bilinear(src: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Sample ``src`` ``(H, W)`` at float coordinates ``ys``, ``xs`` (any equal shapes), zero outside."""
+    h, w = src.shape
+    padded = np.zeros((h + 2, w + 2))
+    padded[1:-1, 1:-1] = src
+    y, x = np.clip(ys + 1, 0, h + 0.999999), np.clip(xs + 1, 0, w + 0.999999)
+    y0, x0 = np.floor(y).astype(int), np.floor(x).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h + 1), np.minimum(x0 + 1, w + 1)
+    fy, fx = y - y0, x - x0
+    return ((1 - fy) * (1 - fx) * padded[y0, x0] + (1 - fy) * fx * padded[y0, x1]
+            + fy * (1 - fx) * padded[y1, x0] + fy * fx * padded[y1, x1])
+
+
+def make_digits_hard(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``digits-hard`` images of ``split``: ``(N, 16, 16)`` float64 in [0, 1] and ``(N,)`` int64 labels.
+
+    Each digit of the fixed digits ``split`` (:func:`_load_digits`'s 80/20 split, so no source digit is in
+    both) gives :data:`DIGITS_HARD_VARIANTS` ``[split]`` variants on a 16x16 canvas: the 8x8 digit scaled by
+    1.1-1.9 (anisotropic by up to 15 %), rotated by up to 35 degrees, sheared by up to 0.3 and placed at a
+    random offset that keeps most of it on the canvas; then clutter, 3 fragments (4x4 pieces of other digits
+    of the same split, at 50-90 % intensity) anywhere on the canvas; then Gaussian noise (sd 0.08). Every draw
+    comes from a ``numpy`` generator with a fixed seed per split, and the arithmetic is float64 numpy, so the
+    data set is the same on every machine. Built in memory, never downloaded."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    labels = torch.from_numpy(raw.target).long()
+    train_mask = _stratified_train_mask(labels, _DIGITS_TEST_FRACTION, _DIGITS_SPLIT_SEED).numpy()
+    mask = train_mask if split == "train" else ~train_mask
+    src, src_labels = raw.images[mask] / 16.0, raw.target[mask]
+    rng = np.random.default_rng(_DIGITS_HARD_SEEDS[split])
+    reps, side = DIGITS_HARD_VARIANTS[split], _DIGITS_HARD_CANVAS
+    n = len(src) * reps
+    out = np.zeros((n, side, side))
+    grid_y, grid_x = np.mgrid[0:side, 0:side].astype(float)
+    for i in range(n):
+        digit = src[i % len(src)]
+        scale = rng.uniform(1.1, 1.9) * np.array([1.0, rng.uniform(0.85, 1.15)])
+        angle, shear = np.deg2rad(rng.uniform(-35, 35)), rng.uniform(-0.3, 0.3)
+        centre = side / 2 + rng.uniform(-2.5, 2.5, size=2)
+        c, s_ = np.cos(angle), np.sin(angle)
+        forward = np.array([[c, -s_], [s_, c]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag(scale)
+        inverse = np.linalg.inv(forward)
+        dy, dx = grid_y + 0.5 - centre[0], grid_x + 0.5 - centre[1]
+        ys = inverse[0, 0] * dy + inverse[0, 1] * dx + 4.0 - 0.5
+        xs = inverse[1, 0] * dy + inverse[1, 1] * dx + 4.0 - 0.5
+        image = _bilinear(digit, ys, xs)
+        for _ in range(3):
+            other = src[rng.integers(len(src))]
+            oy, ox = rng.integers(0, 5, size=2)
+            ty, tx = rng.integers(0, side - 4, size=2)
+            piece = other[oy:oy + 4, ox:ox + 4] * rng.uniform(0.5, 0.9)
+            image[ty:ty + 4, tx:tx + 4] = np.maximum(image[ty:ty + 4, tx:tx + 4], piece)
+        out[i] = np.clip(image + rng.normal(0.0, 0.08, size=image.shape), 0.0, 1.0)
+    return out, np.tile(src_labels, reps)
+
+
+_DIGITS_HARD_CACHE: dict[str, tuple[Tensor, Tensor]] = {}
+
+
+def _load_digits_hard(split: str, image_size: int) -> ImageData:
+    """:func:`make_digits_hard` as uint8 ImageData, 3 channels, resized to ``image_size``; normalised with the
+    train split's statistics (both splits cached per process: they take about 2 s to generate)."""
+    if split not in _DIGITS_HARD_CACHE:
+        images, labels = make_digits_hard(split)
+        grey = torch.from_numpy(np.rint(images * 255.0).astype(np.uint8)).unsqueeze(1)
+        _DIGITS_HARD_CACHE[split] = grey, torch.from_numpy(labels).long()
+    grey, labels = _DIGITS_HARD_CACHE[split]
+    if "train" not in _DIGITS_HARD_CACHE:
+        _load_digits_hard("train", _DIGITS_HARD_CANVAS)
+    train_grey = _DIGITS_HARD_CACHE["train"][0]
+    mean, std = channel_stats(train_grey.expand(-1, 3, -1, -1))
+    if image_size != _DIGITS_HARD_CANVAS:
+        grey = _resize(grey, image_size)
+    return ImageData(grey.expand(-1, 3, -1, -1).contiguous(), labels.clone(), 10, mean, std, "digits-hard")
 
 
 def _stratified_train_mask(labels: Tensor, test_fraction: float, seed: int) -> Tensor:
@@ -881,7 +968,7 @@ def download_dataset(name: str, root: str | os.PathLike[str] | None = None) -> P
 def ensure_downloaded(name: str, root: str | os.PathLike[str] | None = None) -> bool:
     """``--download``: fetch ``name`` (:func:`download_dataset`) unless its train and test files are already in
     the data root; True when it downloaded. The digits ship with scikit-learn: nothing to fetch."""
-    if name == "digits":
+    if name in ("digits", "digits-hard"):
         return False
     try:
         for split in ("train", "test"):

@@ -197,11 +197,11 @@ def test_missing_file_is_named_and_env_root_is_used(tmp_path: Path, monkeypatch:
 
 
 def test_unknown_name_and_split() -> None:
-    with pytest.raises(ValueError, match="valid names: digits, cifar10, cifar100, svhn, imagenet16-120"):
+    with pytest.raises(ValueError, match="valid names: digits, digits-hard, cifar10, cifar100, svhn, imagenet16-120"):
         load_dataset("mnist")
     with pytest.raises(ValueError, match="valid splits"):
         load_dataset("digits", "valid")
-    assert DATASETS == ("digits", "cifar10", "cifar100", "svhn", "imagenet16-120")
+    assert DATASETS == ("digits", "digits-hard", "cifar10", "cifar100", "svhn", "imagenet16-120")
 
 
 def test_image_data_validates() -> None:
@@ -368,3 +368,40 @@ def test_cuda_batches_match_cpu(digits: ImageData) -> None:
     assert gpu[0].is_cuda and torch.equal(cpu[1], gpu[1].cpu())
     assert BatchIterator(digits.to("cuda"), 128).device.type == "cuda"  # device=None keeps the data's
     assert torch.allclose(cpu[0], gpu[0].cpu(), atol=1e-6)
+
+
+# digits-hard: generated in memory from the digits, the same on every machine
+
+def test_digits_hard_sizes_split_and_sources_disjoint() -> None:
+    from dartslib.data import DIGITS_HARD_VARIANTS, make_digits_hard
+
+    train, test = load_dataset("digits-hard"), load_dataset("digits-hard", "test")
+    plain_train, plain_test = load_dataset("digits"), load_dataset("digits", "test")
+    assert len(train) == DIGITS_HARD_VARIANTS["train"] * len(plain_train)
+    assert len(test) == DIGITS_HARD_VARIANTS["test"] * len(plain_test)
+    assert train.images.shape[1:] == (3, 16, 16) and train.name == "digits-hard" and train.num_classes == 10
+    # the labels are the source split's, tiled: every test image comes from a test digit
+    assert torch.equal(test.labels[:len(plain_test)], plain_test.labels)
+    assert torch.equal(train.labels[:len(plain_train)], plain_train.labels)
+    # test and train normalise alike (the train split's statistics)
+    assert train.mean == test.mean and train.std == test.std
+    # the transforms make it harder: the variants of one digit differ from each other and from the digit
+    images, _ = make_digits_hard("test")
+    first, second = images[0], images[len(plain_test)]
+    assert np.abs(first - second).mean() > 0.05
+    assert load_dataset("digits-hard", image_size=8).images.shape[1:] == (3, 8, 8)
+
+
+def test_digits_hard_is_deterministic_and_independent_of_global_rng() -> None:
+    from dartslib.data import make_digits_hard
+
+    torch.manual_seed(1)
+    np.random.seed(1)
+    a, la = make_digits_hard("test")
+    torch.manual_seed(2)
+    np.random.seed(2)
+    b, lb = make_digits_hard("test")
+    assert np.array_equal(a, b) and np.array_equal(la, lb)
+    # control: the other split's generator gives other images
+    c, _ = make_digits_hard("train")
+    assert not np.array_equal(a[:100], c[:100])

@@ -89,9 +89,22 @@ __all__ = [
     # the book's helpers
     "glue", "new_figure", "band", "show_table", "mean_sd", "mean_sd_table", "Chapter", "start_chapter",
     "search_many", "OptInRequired", "opt_in", "runs_root",
-    # the committed real-supernet runs (dartslib.book.results)
-    "collapse_results", "CollapseResults",
+    # the committed real-supernet runs (dartslib.book.results) and the verdicts computed from them
+    "collapse_results", "CollapseResults", "glue_evidence",
 ]
+
+
+def glue_evidence(root: Any = None) -> Any:
+    """Load the committed evidence of ``book/results/collapse/PROTOCOL.md`` and glue every verdict computed
+    from it (:meth:`dartslib.book.verdicts.Evidence.glue_values`: ``verdict_...`` keys, as Markdown, for
+    ``{glue:md}``); returns the :class:`~dartslib.book.verdicts.Evidence`. The book states a verdict about a
+    method only through these keys (``tests/test_verdicts.py`` checks the prose for the rest)."""
+    from dartslib.book.verdicts import load_evidence
+
+    evidence = load_evidence(root)
+    for key, value in evidence.glue_values().items():
+        glue(key, Markdown(value), display=False)
+    return evidence
 
 
 def tqdm(*args: Any, **kwargs: Any) -> Any:

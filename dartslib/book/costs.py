@@ -53,7 +53,8 @@ PUBLISHED_HOURS: dict[tuple[str, str], tuple[float, str]] = {
     ("darts", "second"): (0.4 * 24 * 10.2 / 3.2, "Table 2's first order times Table 3's second/first ratio"),
 }
 #: training images of each data set (the digits: the library's fixed 80 % split)
-TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "svhn": 73_257, "imagenet16-120": 151_700, "digits": 1_438}
+TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "svhn": 73_257, "imagenet16-120": 151_700, "digits": 1_438,
+                "digits-hard": 5_748}
 GIB = 2 ** 30
 
 

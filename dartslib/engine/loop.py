@@ -214,7 +214,7 @@ class Search(Run):
             train_data, held_out = split_train_valid(full, config.train_portion)
             self.eval_split = "valid"
         arch_data = train_data if config.update in ("single-level", "same-subset") else held_out
-        flip = config.dataset not in ("digits", "svhn")  # mirrored digits are other symbols
+        flip = config.dataset not in ("digits", "digits-hard", "svhn")  # mirrored digits are other symbols
         self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
                                            augment=config.augment, flip=flip, seed=config.seed)
         self.arch_stream = BatchIterator(arch_data.to(self.device), config.batch_size, shuffle=True,

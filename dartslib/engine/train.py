@@ -179,7 +179,7 @@ class Training(Run):
         torch.manual_seed(config.seed)
         train_data = load_dataset(config.dataset, "train", root=config.data_dir, image_size=config.image_size)
         test_data = load_dataset(config.dataset, "test", root=config.data_dir, image_size=config.image_size)
-        flip = config.flip and config.dataset not in ("digits", "svhn")
+        flip = config.flip and config.dataset not in ("digits", "digits-hard", "svhn")
         self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
                                            augment=config.augment, flip=flip, cutout=config.cutout, seed=config.seed)
         self.test_batches = BatchIterator(test_data.to(self.device), 256, shuffle=False)
