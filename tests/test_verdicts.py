@@ -171,3 +171,19 @@ def test_no_ranked_method_is_undecided_without_saying_so(evidence: V.Evidence) -
             assert v.overall.word == "undecided"
         else:
             assert v.overall.word != "undecided" or v.lead <= v.lead_epoch1
+
+
+def test_the_built_pages_claim_no_more_than_the_verdicts_allow(evidence: V.Evidence) -> None:
+    """The same check on the text a reader sees in the built book (CI builds it first), which includes the
+    prose that chapters assemble in Python and glue."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    import page_checks
+    html = ROOT / "_build" / "html"
+    pages = sorted(html.glob("nbs/*.html")) + sorted(html.glob("book/*.html"))
+    if not pages:
+        pytest.skip("no built book in _build/html: run `jupyter-book build .` first (CI does)")
+    problems = [p for page in pages for p in V.check_prose(page_checks.prose_text(page.read_text(errors="replace")),
+                                                            evidence.methods, evidence.regime.decisive,
+                                                            str(page.relative_to(html)))]
+    assert problems == []

@@ -35,12 +35,15 @@ from scipy import stats
 
 __all__ = ["SKIP", "NB201_OPS", "DOMINATED_AT", "MOVE_LEAD", "LEVEL", "chance_rate", "clopper_pearson",
            "bootstrap_ci", "permutation_test", "fisher_less", "binom_vs_chance", "holm", "Endpoints", "endpoints",
-           "load_arms", "median_lead", "Verdict", "MethodVerdict", "RegimeVerdict", "regime_verdict", "compare_with_baseline",
+           "load_arms", "median_lead", "free_op", "PARAMETER_FREE_OPS", "Verdict", "MethodVerdict", "RegimeVerdict", "regime_verdict", "compare_with_baseline",
            "BOOK_NAMES", "CLAIM_WORDS", "check_prose", "fmt_p", "fmt_ci", "AccuracyCost", "accuracy_cost",
            "Evidence", "load_evidence", "load_retrained", "cost_of", "possessive", "PRIMARY_DIR", "CONFIRMATION_DIRS",
            "RETRAIN_DIR", "PRIMARY_METHODS", "PRIMARY_COMMAND", "evidence_figure", "cost_figure"]
 
 SKIP = "skip_connect"
+#: NB201's parameter-free ops: a cell with at least DOMINATED_AT of them is "parameter-free-dominated" (a
+#: secondary, descriptive endpoint: chance gives it 0.54, so it is never tested)
+PARAMETER_FREE_OPS: frozenset[str] = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 #: NB201's op order in dartslib (:mod:`dartslib.space.spaces`)
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: a search is skip-dominated when its derived cell has at least this many of 6 edges ``skip_connect``
@@ -188,6 +191,16 @@ class Endpoints:
         return self.skips >= DOMINATED_AT
 
     @property
+    def ops(self) -> list[str]:
+        """The derived cell's op per edge."""
+        return [tok.split("~")[0] for tok in self.genotype.strip().strip("|").replace("|+|", "|").split("|")]
+
+    @property
+    def param_free(self) -> int:
+        """Edges of the derived cell that are parameter-free (``none``, skip, average pooling)."""
+        return sum(op in PARAMETER_FREE_OPS for op in self.ops)
+
+    @property
     def lead(self) -> float:
         """The search's median alpha lead over its edges."""
         return float(np.median(self.leads))
@@ -263,6 +276,8 @@ class MethodVerdict:
     method: str
     n: int
     k: int
+    k_free: int                #: searches with at least 4 parameter-free edges (descriptive)
+    free_op: str               #: the parameter-free op the method derives most often
     rate_ci: tuple[float, float]
     mean_skips: float
     skips_ci: tuple[float, float]
@@ -318,6 +333,14 @@ def regime_verdict(arms: Mapping[str, Sequence[Endpoints]]) -> RegimeVerdict:
                 f"{'here: skip-dominated in ' if ok else ''}{' and '.join(parts)}")
     return RegimeVerdict(arms=info, decisive=ok, fisher_p=fisher,
                          verdict=Verdict(word, fisher, (math.nan, math.nan), sentence))
+
+
+def free_op(runs: Sequence[Endpoints]) -> str:
+    """The parameter-free op the searches derive most often (``"none"`` when they derive none)."""
+    from collections import Counter
+
+    counts = Counter(op for e in runs for op in e.ops if op in PARAMETER_FREE_OPS)
+    return counts.most_common(1)[0][0] if counts else "none"
 
 
 def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str = "darts",
@@ -376,9 +399,13 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
                 + f" (permutation test, Holm-adjusted {fmt_p(p_s)})"))
             cures = rate_word == "fewer" and ci[1] < CURE_UPPER and decisive
             word = "cures" if cures else "fewer" if "fewer" in (rate_word, skips_word) else "no difference shown"
+            k_free = sum(e.param_free >= DOMINATED_AT for e in runs)
+            moved = (f", but {k_free}/{n} of its cells have at least {DOMINATED_AT} of 6 parameter-free edges, "
+                     f"mostly `{free_op(runs)}`: the collapse moves to another parameter-free op"
+                     if k_free * 2 >= n and free_op(runs) != SKIP else "")
             overall = Verdict(word, p_r, ci, (
-                f"{name} cures the collapse here: {k}/{n} skip-dominated (upper 95 % bound {100 * ci[1]:.0f} %, "
-                f"Holm {fmt_p(p_r)})" if cures else
+                f"{name} cures the skip collapse here: {k}/{n} skip-dominated (upper 95 % bound {100 * ci[1]:.0f} %, "
+                f"Holm {fmt_p(p_r)}){moved}" if cures else
                 f"{name} gives fewer {'skip-dominated searches' if rate_word == 'fewer' else 'skips'} than "
                 f"{name0} ({'rate' if rate_word == 'fewer' else 'skips'} Holm p = "
                 f"{fmt_p(p_r if rate_word == 'fewer' else p_s)}), but does not cure it "
@@ -386,7 +413,8 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
                 f"no difference from {name0} shown for {name} ({k}/{n} skip-dominated; Holm {fmt_p(p_r)} for "
                 f"the rate, {fmt_p(p_s)} for skips)"))
         out[method] = MethodVerdict(
-            method=method, n=n, k=k, rate_ci=ci, mean_skips=float(np.mean(x)), skips_ci=bootstrap_ci(x),
+            method=method, n=n, k=k, k_free=sum(e.param_free >= DOMINATED_AT for e in runs), free_op=free_op(runs),
+            rate_ci=ci, mean_skips=float(np.mean(x)), skips_ci=bootstrap_ci(x),
             diff_skips_ci=diff_ci, share=float(np.mean([e.share for e in runs])), lead=lead, lead_epoch1=lead1,
             moves=moves, rate=rate, skips=skips, overall=overall)
     return out
@@ -398,7 +426,7 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
 CLAIM_WORDS: dict[str, str] = {"fewer": r"\bfewer\b", "reliably": r"\breliabl[ey]\b", "cures": r"\bcur(?:e|es|ed)\b",
                                "ranked": r"\brank(?:s|ed)?\b|\bbetter than\b"}
 _NEGATION = re.compile(r"\b(?:not|no|never|nor|cannot|can't|without|neither|undecided|unless|whether|only if|"
-                       r"may|might|would|could|claims?|claimed|asks?|papers?|reports?)\b", re.I)
+                       r"may|might|would|could|claims?|claimed|asks?|argues|reads|papers?|reports?|reported)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(*])")
 _GLUE = re.compile(r"\{glue(?::text)?\}`[^`]*`")
 
@@ -481,7 +509,7 @@ def _ols_slope(y: np.ndarray, x: np.ndarray, covariate: np.ndarray | None) -> np
 
 
 def accuracy_cost(acc: Sequence[float], skips: Sequence[float], parameters: Sequence[float], seeds_per_cell: int,
-                  reps: int = 10_000, seed: int = 0) -> AccuracyCost:
+                  reps: int = 10_000, seed: int = 0, what: str = "skip") -> AccuracyCost:
     """:class:`AccuracyCost` from per-cell mean accuracies, skip counts and parameter counts."""
     y, x, logp = (np.asarray(v, dtype=float) for v in (acc, skips, parameters))
     logp = np.log(logp)
@@ -503,7 +531,7 @@ def accuracy_cost(acc: Sequence[float], skips: Sequence[float], parameters: Sequ
     (s, sci, sp), (a, aci, ap) = out["slope"], out["adjusted"]
     costs = ap < LEVEL and aci[1] < 0
     word = "costs accuracy beyond its parameter count" if costs else "no cost beyond the parameter count shown"
-    sentence = (f"per skip in the derived cell, retrained accuracy changes by {s:+.2f} points (95 % CI "
+    sentence = (f"per {what} in the derived cell, retrained accuracy changes by {s:+.2f} points (95 % CI "
                 f"{fmt_ci(sci)}, {fmt_p(sp)}); with log(parameters) as a covariate, by {a:+.2f} points (95 % CI "
                 f"{fmt_ci(aci)}, {fmt_p(ap)}): "
                 + ("the collapse costs accuracy beyond what its parameter count explains" if costs else
@@ -544,6 +572,7 @@ class Evidence:
     arms: dict[str, list[Endpoints]]
     methods: dict[str, MethodVerdict]
     cost: AccuracyCost | None
+    cost_free: AccuracyCost | None = None
     retrained: list[dict] = field(default_factory=list)
 
     def table(self) -> list[dict]:
@@ -555,6 +584,8 @@ class Evidence:
         rows.append({"method": "DARTS", "seeds": len(base),
                      "skip-dominated": f"{kb}/{len(base)} ({fmt_ci(clopper_pearson(kb, len(base)), pct=True)})",
                      "skips (of 6)": f"{np.mean([e.skips for e in base]):.2f} {fmt_ci(bootstrap_ci([e.skips for e in base]))}",
+                     "param-free-dominated": f"{sum(e.param_free >= DOMINATED_AT for e in base)}/{len(base)} "
+                                             f"({free_op(base)})",
                      "skip share": f"{np.mean([e.share for e in base]):.3f}",
                      "alpha lead (epoch 1)": f"{median_lead(base):.3f} ({median_lead(base, True):.3f})",
                      "rate test": "", "skips test": "", "verdict": "the baseline"})
@@ -565,6 +596,7 @@ class Evidence:
             rows.append({"method": BOOK_NAMES[m], "seeds": v.n,
                          "skip-dominated": f"{v.k}/{v.n} ({fmt_ci(v.rate_ci, pct=True)})",
                          "skips (of 6)": f"{v.mean_skips:.2f} {fmt_ci(v.skips_ci)}",
+                         "param-free-dominated": f"{v.k_free}/{v.n} ({v.free_op})",
                          "skip share": f"{v.share:.3f}",
                          "alpha lead (epoch 1)": f"{v.lead:.3f} ({v.lead_epoch1:.3f})",
                          "rate test": fmt_p(v.rate.p), "skips test": fmt_p(v.skips.p), "verdict": v.overall.word})
@@ -615,7 +647,9 @@ class Evidence:
             g["verdict_cost"] = self.cost.verdict.sentence
             g["verdict_cost_word"] = self.cost.verdict.word
             g["verdict_cost_cells"] = str(self.cost.cells)
+            g["verdict_cost_free"] = self.cost_free.verdict.sentence if self.cost_free else g["verdict_cost"]
         else:
+            g["verdict_cost_free"] = "no derived cell has five retrainings in this checkout"
             g["verdict_cost"] = g["verdict_cost_word"] = "no derived cell has five retrainings in this checkout"
             g["verdict_cost_cells"] = "0"
         return g
@@ -635,6 +669,8 @@ class Evidence:
         if self.cost is not None:
             lines += ["", f"Retrained on digits-hard ({self.cost.cells} derived cells, {self.cost.seeds_per_cell} "
                       f"training seeds each): {self.cost.verdict.sentence}."]
+            if self.cost_free is not None:
+                lines += ["", f"The same per parameter-free edge: {self.cost_free.verdict.sentence}."]
         return "\n".join(lines) + "\n"
 
 
@@ -646,12 +682,16 @@ def load_retrained(folder: str | Path) -> list[dict]:
         r = json.loads(path.read_text())
         cell, seed = path.parent.name.rsplit("__seed", 1)
         rows.append({"cell": cell, "seed": int(seed), "genotype": r["genotype"], "test_acc": float(r["test_acc"]),
-                     "parameters": int(r["parameters"]), "skips": r["genotype"].count(SKIP)})
+                     "parameters": int(r["parameters"]), "skips": r["genotype"].count(SKIP),
+                     "param_free": sum(tok.split("~")[0] in PARAMETER_FREE_OPS
+                                       for tok in r["genotype"].strip("|").replace("|+|", "|").split("|"))})
     return rows
 
 
-def cost_of(rows: Sequence[dict], derived: Iterable[str], min_seeds: int = 5) -> AccuracyCost | None:
-    """:func:`accuracy_cost` over the cells in ``derived`` (genotypes) that have ``min_seeds`` retrainings."""
+def cost_of(rows: Sequence[dict], derived: Iterable[str], min_seeds: int = 5,
+            by: str = "skips") -> AccuracyCost | None:
+    """:func:`accuracy_cost` over the cells in ``derived`` (genotypes) that have ``min_seeds`` retrainings, per
+    skip (``by="skips"``) or per parameter-free edge (``by="param_free"``)."""
     derived = set(derived)
     by_cell: dict[str, list[dict]] = {}
     for r in rows:
@@ -660,8 +700,10 @@ def cost_of(rows: Sequence[dict], derived: Iterable[str], min_seeds: int = 5) ->
     cells = [v for v in by_cell.values() if len(v) >= min_seeds]
     if len(cells) < 5:
         return None
-    return accuracy_cost([np.mean([r["test_acc"] for r in c]) for c in cells], [c[0]["skips"] for c in cells],
-                         [c[0]["parameters"] for c in cells], seeds_per_cell=min(len(c) for c in cells))
+    counts = [c[0][by] for c in cells]
+    return accuracy_cost([np.mean([r["test_acc"] for r in c]) for c in cells], counts,
+                         [c[0]["parameters"] for c in cells], seeds_per_cell=min(len(c) for c in cells),
+                         what="skip" if by == "skips" else "parameter-free edge")
 
 
 def load_evidence(root: str | Path | None = None) -> Evidence:
@@ -671,14 +713,16 @@ def load_evidence(root: str | Path | None = None) -> Evidence:
         root = find_results()
     root = Path(root)
     confirmation = {b: load_arms(root / d).get("darts", []) for b, d in CONFIRMATION_DIRS.items()}
-    arms = load_arms(root / PRIMARY_DIR, PRIMARY_METHODS)
+    found = load_arms(root / PRIMARY_DIR, PRIMARY_METHODS)
+    arms = {m: found[m] for m in PRIMARY_METHODS if m in found}
     if "darts" not in arms:
         raise FileNotFoundError(f"{root / PRIMARY_DIR}: no finished DARTS searches of the primary arm")
     regime = regime_verdict(confirmation)
     methods = compare_with_baseline(arms, decisive=regime.decisive)
     retrained = load_retrained(root / RETRAIN_DIR)
-    cost = cost_of(retrained, {e.genotype for runs in arms.values() for e in runs})
-    return Evidence(root=root, regime=regime, confirmation=confirmation, arms=arms, methods=methods, cost=cost,
+    derived = {e.genotype for runs in arms.values() for e in runs}
+    return Evidence(root=root, regime=regime, confirmation=confirmation, arms=arms, methods=methods,
+                    cost=cost_of(retrained, derived), cost_free=cost_of(retrained, derived, by="param_free"),
                     retrained=retrained)
 
 

@@ -1,7 +1,9 @@
 """Summarise the committed collapse runs: python book/results/collapse/summarize.py [DIR]
 
 Reads the runs with :func:`dartslib.book.results.load_collapse_results` (the same code the chapters load them
-with) and writes DIR/SUMMARY.md: per method, over seeds, the derived cell's parameter-free and skip counts, the
+with) and writes DIR/SUMMARY.md: first the verdicts of the 20-seed primary arm, computed by
+:func:`dartslib.book.verdicts.load_evidence` by PROTOCOL.md's rules (``tests/test_verdicts.py`` checks that
+this section is the module's output for the committed runs); then, for the 5-seed regime runs, per method, over seeds, the derived cell's parameter-free and skip counts, the
 first epoch the count exceeds half the edges, IES, the discretization drops (measures.csv), the seconds per
 search and the retrained test accuracy of the derived cells; then one line per run and per retrained cell.
 """
@@ -28,9 +30,12 @@ def cell(text: str) -> str:
 
 
 def main(root: Path) -> str:
+    from dartslib.book.verdicts import load_evidence
+
     res = load_collapse_results(root)
     summary = res.summary()
-    lines = ["# Collapse runs: summary", "",
+    lines = ["# Collapse runs: summary", "", load_evidence(root).markdown(),
+             "## The 5-seed regime runs (30 epochs, cosine): descriptive", "",
              "Written by `summarize.py` from the committed runs (`dartslib.book.results`). Counts are of the derived "
              "cell (NB201: 6 edges; parameter-free = none, skip_connect, avg_pool_3x3); `collapsed`: seeds with at "
              "least 4 of 6 parameter-free. `first > half`: mean over the seeds that get there of the first epoch "
