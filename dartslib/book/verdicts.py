@@ -38,7 +38,7 @@ __all__ = ["SKIP", "NB201_OPS", "DOMINATED_AT", "MOVE_LEAD", "LEVEL", "chance_ra
            "load_arms", "median_lead", "free_op", "PARAMETER_FREE_OPS", "Verdict", "MethodVerdict", "RegimeVerdict", "regime_verdict", "compare_with_baseline",
            "BOOK_NAMES", "CLAIM_WORDS", "check_prose", "fmt_p", "fmt_ci", "AccuracyCost", "accuracy_cost",
            "Evidence", "load_evidence", "load_retrained", "cost_of", "possessive", "PRIMARY_DIR", "CONFIRMATION_DIRS",
-           "RETRAIN_DIR", "PRIMARY_METHODS", "PRIMARY_COMMAND", "evidence_figure", "cost_figure"]
+           "RETRAIN_DIR", "PRIMARY_METHODS", "AMENDED_ARMS", "PRIMARY_COMMAND", "evidence_figure", "cost_figure"]
 
 SKIP = "skip_connect"
 #: NB201's parameter-free ops: a cell with at least DOMINATED_AT of them is "parameter-free-dominated" (a
@@ -165,6 +165,11 @@ def fmt_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
 
 
+def _bare_p(p: float) -> str:
+    """A p-value for a table cell: ``0.031``, ``<0.001``."""
+    return fmt_p(p).removeprefix("p = ").replace("p < ", "<")
+
+
 def fmt_ci(ci: tuple[float, float], pct: bool = False, digits: int = 2) -> str:
     lo, hi = ci
     return f"{100 * lo:.0f}-{100 * hi:.0f} %" if pct else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
@@ -252,7 +257,8 @@ def load_arms(folder: str | Path, methods: Iterable[str] | None = None) -> dict[
 #: how the book prints each preset
 BOOK_NAMES: dict[str, str] = {"darts": "DARTS", "fairdarts": "FairDARTS", "darts-minus": "DARTS-",
                               "sp-darts": "SP-DARTS", "single-darts": "Single-DARTS",
-                              "darts-gaussian": "darts-gaussian", "darts-noskip": "darts-noskip"}
+                              "darts-gaussian": "darts-gaussian", "darts-noskip": "darts-noskip",
+                              "single-darts-wd0": "Single-DARTS (alpha wd 0)"}
 
 
 @dataclass(frozen=True)
@@ -554,6 +560,8 @@ PRIMARY_COMMAND = ("OMP_NUM_THREADS=1 python -m dartslib sweep --methods METHOD 
                    "--set arch_lr=0.003 --set lr_schedule=constant --set lr=0.025 --set arch_weight_decay=0.001 "
                    "--set max_steps_per_epoch=12")
 PRIMARY_METHODS: tuple[str, ...] = ("darts", "fairdarts", "darts-minus", "sp-darts", "single-darts")
+#: arms added by PROTOCOL.md's amendments: name -> (folder under the results root, the preset it ran)
+AMENDED_ARMS: dict[str, tuple[str, str]] = {"single-darts-wd0": ("primary/single-darts-wd0", "single-darts")}
 
 
 def possessive(name: str) -> str:
@@ -588,8 +596,8 @@ class Evidence:
                                              f"({free_op(base)})",
                      "skip share": f"{np.mean([e.share for e in base]):.3f}",
                      "alpha lead (epoch 1)": f"{median_lead(base):.3f} ({median_lead(base, True):.3f})",
-                     "rate test": "", "skips test": "", "verdict": "the baseline"})
-        for m in PRIMARY_METHODS[1:]:
+                     "Holm p: rate / skips": "", "verdict": "the baseline"})
+        for m in [*PRIMARY_METHODS[1:], *AMENDED_ARMS]:
             v = self.methods.get(m)
             if v is None:
                 continue
@@ -599,8 +607,17 @@ class Evidence:
                          "param-free-dominated": f"{v.k_free}/{v.n} ({v.free_op})",
                          "skip share": f"{v.share:.3f}",
                          "alpha lead (epoch 1)": f"{v.lead:.3f} ({v.lead_epoch1:.3f})",
-                         "rate test": fmt_p(v.rate.p), "skips test": fmt_p(v.skips.p), "verdict": v.overall.word})
+                         "Holm p: rate / skips": f"{_bare_p(v.rate.p)} / {_bare_p(v.skips.p)}",
+                         "verdict": v.overall.word})
         return rows
+
+    def figure(self, width: float = 7.0):
+        """The primary arm at a glance (:func:`evidence_figure`)."""
+        return evidence_figure(self, width)
+
+    def cost_figure(self, width: float = 6.0):
+        """Retrained accuracy against the parameter count (:func:`cost_figure`)."""
+        return cost_figure(self, width)
 
     def regime_table(self) -> list[dict]:
         """One row per arithmetic of the confirmation runs: skip-dominated rate with its interval, the exact
@@ -715,6 +732,10 @@ def load_evidence(root: str | Path | None = None) -> Evidence:
     confirmation = {b: load_arms(root / d).get("darts", []) for b, d in CONFIRMATION_DIRS.items()}
     found = load_arms(root / PRIMARY_DIR, PRIMARY_METHODS)
     arms = {m: found[m] for m in PRIMARY_METHODS if m in found}
+    for name, (folder, preset) in AMENDED_ARMS.items():
+        runs = load_arms(root / folder, [preset]).get(preset)
+        if runs:
+            arms[name] = runs
     if "darts" not in arms:
         raise FileNotFoundError(f"{root / PRIMARY_DIR}: no finished DARTS searches of the primary arm")
     regime = regime_verdict(confirmation)
