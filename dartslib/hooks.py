@@ -281,13 +281,13 @@ class Knob:
         if self.check is not None:
             self.check(value)
 
-    def get(self, config: Any) -> Any:
+    def get(self, config: SearchSettings) -> Any:
         """The knob's value in ``config`` (a field, else ``config.method_options``, else ``default``)."""
         if hasattr(config, self.name):
             return getattr(config, self.name)
         return getattr(config, "method_options", {}).get(self.name, self.default)
 
-    def validate(self, config: Any) -> None:
+    def validate(self, config: SearchSettings) -> None:
         """Validate the knob's value in ``config`` (nothing for an ``into`` knob, whose switch checks that field,
         or for a ``method_options`` knob that was not given)."""
         if self.into is not None:
@@ -344,22 +344,22 @@ class Switch:
     name: str
     knobs: tuple[Knob, ...]
     summary: str = ""
-    check: Callable[[Any], None] | None = None
-    prepare: Callable[[Any, Any], None] | None = None
-    hooks: Callable[[Any], list[SearchHook]] | None = None
+    check: Callable[[SearchSettings], None] | None = None
+    prepare: Callable[[Any, SearchSettings], None] | None = None  # (the supernet, the config)
+    hooks: Callable[[SearchSettings], list[SearchHook]] | None = None
 
-    def validate(self, config: Any) -> None:
+    def validate(self, config: SearchSettings) -> None:
         """Raise ValueError naming the first bad field of this switch in ``config``."""
         for knob in self.knobs:
             knob.validate(config)
         if self.check is not None:
             self.check(config)
 
-    def prepare_supernet(self, model: Any, config: Any) -> None:
+    def prepare_supernet(self, model: nn.Module, config: SearchSettings) -> None:
         """Apply ``prepare`` (if any) to ``model``."""
         if self.prepare is not None:
             self.prepare(model, config)
 
-    def build_hooks(self, config: Any) -> list[SearchHook]:
+    def build_hooks(self, config: SearchSettings) -> list[SearchHook]:
         """The hooks this switch adds for ``config``, in the order they act."""
         return list(self.hooks(config)) if self.hooks is not None else []
