@@ -183,15 +183,19 @@ class Knob:
         optional: None is allowed too (the switch is off, or a default computed elsewhere).
         sign: numbers: ``"positive"`` or ``"non-negative"`` (floats must also be finite and fit float32).
         maximum: numbers: the largest value allowed (a sane upper bound for sizes), or None.
-        off: a word the flag takes for None (``--zero-one none``): set after the preset, whose value it replaces.
+        off: a word for None (``--zero-one none``, ``zero_one_loss="none"``):
+            :func:`~dartslib.engine.config.make_config` sets the field to None, replacing the preset's value (a
+            plain None leaves the preset's value).
         flag: the flag, when it is not the field's name (``--beta0`` for ``aux_skip_beta0``).
         metavar: the flag's metavar.
         check: further check of a value, raising ValueError naming the field.
         default: the value of a ``method_options`` knob that was not given.
         into: the flag sets part of this other field (``--max-skip`` sets ``derive_options``) through ``apply``;
             the knob is then no field of its own and the switch's check validates ``into``.
-        apply: ``apply(current, value) -> changes``: the flag is applied to the resolved config, after the
-            preset (``current``: field -> value), instead of being passed to ``make_config`` as an override.
+        apply: ``apply(current, value) -> changes``: :func:`~dartslib.engine.config.make_config` applies the
+            value to the resolved config (``current``: field -> value), after the preset and the plain overrides,
+            instead of setting the field; what it changes in other fields gives way to a field the caller set
+            explicitly (``derive="darts", derive_options={...}`` keeps those options).
     """
 
     name: str

@@ -20,7 +20,7 @@ from torch import nn
 from dartslib.device import (CPUFallbackWarning, batches_on, configure_cuda, cuda_unavailable_reason,
                              model_device)
 from dartslib.engine.checkpoint import write_json_atomic
-from dartslib.engine.config import SearchConfig
+from dartslib.engine.config import DEVICE_TYPES, SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
 from dartslib.engine.distributed import GradientSync, current as current_group
@@ -74,10 +74,6 @@ def run_as_child(work: Any) -> int:
     for line in lines:
         print(line, flush=True)
     return 0
-
-
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-"""Device types a search or training runs on."""
 
 
 def resolve_device(device: str, scale: str | None = None) -> torch.device:
