@@ -266,12 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_nb201(text: str) -> bool:
-    from dartslib.arch.nb201 import is_nb201_arch
-
-    return is_nb201_arch(text)
-
-
 def _run_count(args: argparse.Namespace) -> int:
     from dartslib.arch.counting import count_macs, count_parameters
 
@@ -291,18 +285,21 @@ def _run_count(args: argparse.Namespace) -> int:
 
 
 def _count_model(args: argparse.Namespace) -> Any:
-    """The network ``count`` measures (ValueError naming the flag for a flag that does not fit it)."""
+    """The network ``count`` measures (ValueError naming the flag for a flag that does not fit it; a malformed
+    ``--genotype`` is the parser's ValueError)."""
+    from dartslib.arch.architecture import parse_architecture
     from dartslib.arch.nb201 import build_nb201_network
     from dartslib.arch.networks import build_network
 
-    if _is_nb201(args.genotype):
+    arch = parse_architecture(args.genotype, allow_empty=True)  # an empty cell has a size too
+    if arch.topology == "nb201":
         if args.layers is not None:
             raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
-        return build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
+        return build_nb201_network(arch, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
                                    num_classes=args.num_classes)
     if args.cells_per_stage is not None:
         raise ValueError("--cells-per-stage is N of an NB201 network; a DARTS network takes --layers")
-    return build_network(args.genotype, C=args.C or 36, layers=args.layers or 20, num_classes=args.num_classes)
+    return build_network(arch, C=args.C or 36, layers=args.layers or 20, num_classes=args.num_classes)
 
 
 def _run_search(args: argparse.Namespace) -> int:
@@ -424,13 +421,12 @@ def _run_train(args: argparse.Namespace) -> int:
         run = Training.resume(args.resume, progress=not args.quiet, **_resume_changes(args))
         print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        from dartslib.arch.genotype import parse_genotype
-        from dartslib.arch.nb201 import parse_nb201_arch
+        from dartslib.arch.architecture import parse_architecture
 
         if args.genotype is None:
             raise ValueError("--genotype is required (or --resume DIR to continue a training)")
         try:
-            (parse_nb201_arch if _is_nb201(args.genotype) else parse_genotype)(args.genotype.strip())
+            parse_architecture(args.genotype, allow_empty=True)
         except ValueError as exc:
             raise ValueError(f"--genotype: {exc}") from None
         config = _with_flag_names(make_train_config, args.genotype, args.scale or "toy", dataset=args.dataset,
