@@ -318,8 +318,8 @@ def _glue_costs(name: str) -> None:
             glue(f"cost_{scale}_status", row["status"], display=False)
 
 
-def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
-            ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
+def _search(config: dartslib.SearchConfig, out_dir: Path | None, hooks: list | None, threads: int,
+            ignore_warnings: tuple[type[Warning], ...] = ()) -> dartslib.SearchResult:
     """``search(config, out_dir)``; a run already in ``out_dir`` (small/paper scale: the folder is kept) is
     loaded when finished and resumed when interrupted, after checking it is a run of ``config``."""
     torch.set_num_threads(threads)

@@ -92,7 +92,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dartslib.hooks import SearchHook, SearchSettings
 from dartslib.space.spaces import SPACES, get_space
+from dartslib.space.supernet import Supernet
 
 __all__ = ["Method", "METHODS", "preset_overrides", "build_hooks", "prepare_supernet"]
 
@@ -235,7 +237,7 @@ def preset_overrides(method: str, space: str, dataset: str = "cifar10") -> dict[
     return preset.overrides(space, dataset)
 
 
-def build_hooks(config: Any) -> list:
+def build_hooks(config: SearchSettings) -> list[SearchHook]:
     """The search hooks a config switches on, in the order they act (none for plain DARTS): those of every
     switch of :data:`dartslib.methods.switches.SWITCHES`, in the registry's order."""
     from dartslib.methods import switches
@@ -246,7 +248,7 @@ def build_hooks(config: Any) -> list:
     return hooks
 
 
-def prepare_supernet(model: Any, config: Any) -> None:
+def prepare_supernet(model: Supernet, config: SearchSettings) -> None:
     """What a config changes in the supernet itself, before the optimizers are built (e.g. the SP-DARTS form
     with the config's temperatures, DARTS-' auxiliary branches, whose weights train with the network's): every
     switch of :data:`dartslib.methods.switches.SWITCHES` in the registry's order."""

@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from dartslib.arch.derive import DERIVATION_RULES, EDGE_TIES
-from dartslib.hooks import Knob, Switch
+from dartslib.hooks import Knob, SearchSettings, Switch
 from dartslib.methods.aux_skip import AUX_SKIP_SWITCH
 from dartslib.methods.skip_noise import SKIP_NOISE_SWITCH
 from dartslib.methods.temperature import TEMPERATURE_SWITCH
@@ -60,7 +60,7 @@ ARCH_INIT_SWITCH = Switch(
                 metavar="VALUE", check=_check_arch_init),))
 
 
-def _check_protocol(config: Any) -> None:
+def _check_protocol(config: SearchSettings) -> None:
     if config.protocol == "nb201" and get_space(config.space).topology != "nb201":
         raise ValueError(f"protocol 'nb201' is NAS-Bench-201's search setting; space {config.space!r} is not "
                          f"an NAS-Bench-201 space")
@@ -74,7 +74,7 @@ PROTOCOL_SWITCH = Switch(
     check=_check_protocol)
 
 
-def _check_derive(config: Any) -> None:
+def _check_derive(config: SearchSettings) -> None:
     space = get_space(config.space)
     rule = config.derive or ("nb201" if space.topology == "nb201" else "darts")
     if (rule == "nb201") != (space.topology == "nb201"):

@@ -34,15 +34,13 @@ Choices, paper and code against dartslib:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from torch import nn
 
-from dartslib.hooks import SearchHook, StepContext
+from dartslib.hooks import SearchHook, SearchSettings, StepContext
 from dartslib.space.op_weight_base import OpWeightForm
-
-if TYPE_CHECKING:
-    from dartslib.space.supernet import Supernet
 
 __all__ = ["GumbelSoftmaxWeights", "GumbelAnnealing", "tau_schedule"]
 
@@ -73,7 +71,7 @@ class GumbelSoftmaxWeights(OpWeightForm):
         return torch.softmax(alphas, dim=-1)  # its argmax per edge is the op derived
 
     @classmethod
-    def search_hook(cls, config: Any) -> SearchHook:
+    def search_hook(cls, config: SearchSettings) -> SearchHook:
         return GumbelAnnealing()
 
     def __repr__(self) -> str:
@@ -95,18 +93,18 @@ class GumbelAnnealing(SearchHook):
             raise ValueError(f"need 0 < tau_min <= tau_max, got tau_min={tau_min}, tau_max={tau_max}")
         self.tau_max, self.tau_min, self.tau = float(tau_max), float(tau_min), float(tau_max)
 
-    def _form(self, model: Supernet) -> GumbelSoftmaxWeights:
+    def _form(self, model: nn.Module) -> GumbelSoftmaxWeights:  # the supernet (this module is below it)
         form = model.op_weight_form
         if not isinstance(form, GumbelSoftmaxWeights):
             raise TypeError(f"Gumbel annealing needs 'gumbel' op weights, the supernet has {form!r}")
         return form
 
-    def before_step(self, model: Supernet, ctx: StepContext) -> None:
+    def before_step(self, model: nn.Module, ctx: StepContext) -> None:
         form = self._form(model)
         self.tau = form.tau = tau_schedule(ctx.epoch, ctx.epochs, self.tau_max, self.tau_min)
         form.sample = True
 
-    def eval_mode(self, model: Supernet) -> None:
+    def eval_mode(self, model: nn.Module) -> None:
         self._form(model).sample = False
 
     def describe(self) -> dict[str, Any]:
