@@ -14,6 +14,7 @@ switch (config field)         mechanism                                         
 ``aux_skip`` ...              DARTS-' auxiliary skip with a decaying beta             :mod:`dartslib.methods.aux_skip`
 ``skip_noise`` ...            Gaussian noise on skip_connect's output                 :mod:`dartslib.methods.skip_noise`
 ``t_sp``, ``p_*`` ...         SP-DARTS' per-batch temperature draws                   :mod:`dartslib.methods.temperature`
+``partial_channels`` ...      PC-DARTS' partial channels and edge normalisation       :mod:`dartslib.methods.pc_darts`
 ``derive``, derive_options    threshold rule, M-skip prior                            :mod:`dartslib.arch.derive`
 ============================  ======================================================  ==========================
 
@@ -84,6 +85,8 @@ The presets (``python -m dartslib search --method NAME``):
   paper's 6-op S1 \\ {skip} without none and skip; ``nb201`` searches ``nb201-noskip``; ``--space
   darts-noskip``, DARTS' 8 ops less skip, stays available by name),
   ``darts-large-arch-lr`` (alphas' Adam lr 0.1, "DARTS-0.1" of Zhang & Ding, 2023, Table VI).
+* ``pc-darts``: PC-DARTS (Xu et al., 2020): partial channels with K = 4 and edge normalisation, the schedule of
+  the authors' code (:mod:`dartslib.methods.pc_darts`, which lists the departures).
 """
 from __future__ import annotations
 
@@ -92,6 +95,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dartslib.methods import pc_darts
 from dartslib.space.spaces import SPACES, get_space
 
 __all__ = ["Method", "METHODS", "preset_overrides", "build_hooks", "prepare_supernet"]
@@ -217,6 +221,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            _darts_m2, spaces=tuple(name for name, s in SPACES.items() if s.topology == "darts")),
     Method("darts-noskip", "DARTS on the space without skip_connect (Chu et al., 2020, Sec. 6.1)",
            lambda space, dataset="cifar10": {"update": "bilevel-1st", "space": _noskip_space(space)}),
+    Method("pc-darts", "PC-DARTS: partial channels (K=4) and edge normalisation (Xu et al., 2020)", pc_darts.preset),
     Method("darts-large-arch-lr", "DARTS with alphas' lr 0.1 (\"DARTS-0.1\", Zhang & Ding, 2023, Table VI)",
            lambda space, dataset="cifar10": {"update": "bilevel-1st", "arch_lr": 0.1}),
 )}

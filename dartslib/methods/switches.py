@@ -21,6 +21,7 @@ from typing import Any
 from dartslib.arch.derive import DERIVATION_RULES, EDGE_TIES
 from dartslib.hooks import Knob, Switch
 from dartslib.methods.aux_skip import AUX_SKIP_SWITCH
+from dartslib.methods.pc_darts import PC_DARTS_SWITCH
 from dartslib.methods.skip_noise import SKIP_NOISE_SWITCH
 from dartslib.methods.temperature import TEMPERATURE_SWITCH
 from dartslib.methods.zero_one import ZERO_ONE_SWITCH
@@ -119,6 +120,7 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (  # prepare_supernet and buil
     AUX_SKIP_SWITCH,            # dartslib.methods.aux_skip
     SKIP_NOISE_SWITCH,          # dartslib.methods.skip_noise
     ZERO_ONE_SWITCH,            # dartslib.methods.zero_one
+    PC_DARTS_SWITCH,            # dartslib.methods.pc_darts
     PROTOCOL_SWITCH,
     DERIVE_SWITCH,
 )}

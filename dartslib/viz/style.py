@@ -59,6 +59,7 @@ METHOD_COLORS: dict[str, str] = {
     "dartsm2": "#56b4e9",                  # sky blue
     "dartsnoskip": "#999933",              # olive
     "dartslargearchlr": "#6a3d9a",         # violet
+    "pcdarts": "#8c564b",                  # brown
 }
 """The one colour of every method preset (:data:`dartslib.methods.presets.METHODS`) in every figure of the book.
 
