@@ -416,7 +416,8 @@ def test_every_preset_runs_on_nb201(method):
     assert result.genotype.startswith("|") and len(result.history) == 2
 
 
-@pytest.mark.parametrize("method, space", [("fairdarts", "darts-nonone"), ("darts-m2", "darts")])
+@pytest.mark.parametrize("method, space", [("fairdarts", "darts-nonone"), ("darts-m2", "darts"), ("gdas", "darts"),
+                                           ("pc-darts", "darts")])
 def test_darts_topology_presets_run(method, space):
     result = search(make_config(method, space, "toy", **{**TINY, "epochs": 1, "max_steps_per_epoch": 1}),
                     progress=False)

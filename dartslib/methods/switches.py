@@ -34,7 +34,7 @@ __all__ = ["SWITCHES", "UPDATE_SCHEMES", "PROTOCOLS", "DERIVE_OPTIONS", "knobs",
 UPDATE_SCHEMES = ("bilevel-1st", "bilevel-2nd", "single-level", "same-subset")
 PROTOCOLS = ("darts", "nb201")
 DERIVE_OPTIONS = {"darts": ("max_skip", "decimals", "edge_ties"), "threshold": ("threshold", "max_edges"),
-                  "nb201": ()}
+                  "nb201": (), "gdas": ()}
 """The ``derive_options`` each derivation rule takes (:func:`dartslib.arch.derive.derive`)."""
 
 UPDATE_SWITCH = Switch(
