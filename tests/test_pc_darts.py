@@ -204,3 +204,26 @@ def test_a_pc_darts_search_runs_records_and_resumes_bit_identically(tmp_path):
     keep = lambda h: {k: v for k, v in h.items() if k != "seconds"}  # noqa: E731
     assert [keep(h) for h in straight.history] == [keep(h) for h in resumed.history]
     assert isinstance(straight.model.arch_extensions["edge_normalization"], EdgeBetas)
+
+
+def test_the_benchmark_runs_ci_sized_and_pc_darts_keeps_less_for_backward(tmp_path):
+    """benchmarks/bench_pc_darts.py, CI-sized: the report is complete, and partial channels keep less
+    activation memory and fewer weights than DARTS (counted, no timing assertions)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pc_darts.py"
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, str(script), "--batch", "4", "--reps", "1", "--warmup", "0",
+                           "--settings", "regime", "paper-darts", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    regime, paper = report["results"]
+    assert regime["memory_counted_on"] == "cpu" and paper["memory_counted_on"] == "meta"
+    for r in (regime, paper):
+        assert 0 < r["ratio_saved"] < 0.6 and 0 < r["ratio_params"] < 0.3
+    assert regime["darts"]["step_cpu_s"] > 0 and "step_s" not in paper["darts"]
+    assert "| regime | cpu |" in done.stdout and report["machine"]["torch_threads"] == 1

@@ -94,13 +94,30 @@ class PartialChannels(EdgeExtension):
     def forward_edge(self, edge: nn.Module, x: torch.Tensor, weights: torch.Tensor, share: Any,
                      mix: Mix) -> torch.Tensor:
         part = x.shape[1] // self.k
-        through = mix(x[:, :part], weights, None)  # the node's shared ReLU/pooling is of all its channels
         if part == x.shape[1]:  # K = 1: every channel through the ops; the shuffle would be the identity
-            return through
+            return mix(x, weights, share)
+        first, sliced = self._first_channels(x, part, share)
+        through = mix(first, weights, sliced)
         bypass = x[:, part:]
         if through.shape[2] != x.shape[2]:  # a stride-2 edge: the bypassed channels are pooled to match
             bypass = F.max_pool2d(bypass, 2, 2, ceil_mode=True)
         return channel_shuffle(torch.cat([through, bypass], dim=1), self.k)
+
+    def _first_channels(self, x: torch.Tensor, part: int, share: Any) -> tuple[torch.Tensor, Any]:
+        """``x``'s first ``part`` channels (in ``x``'s memory format) and their node share: every edge leaving a
+        node takes the same slice, so in training mode its ReLU and pooling are computed once per node, like
+        the full input's (:class:`~dartslib.space.supernet.NodeShare`, ``derived``)."""
+        key = (self.name, part)
+        if share is not None and key in share.derived:
+            sliced = share.derived[key]
+            return sliced.x, sliced
+        first = x[:, :part]
+        if x.is_contiguous(memory_format=torch.channels_last):
+            first = first.contiguous(memory_format=torch.channels_last)
+        if share is None:
+            return first, None
+        sliced = share.derived[key] = type(share)(first)
+        return first, sliced
 
 
 class EdgeBetas(ArchExtension):

@@ -11,7 +11,7 @@ network of two-input cells, used by "darts", "darts-nonone" and RobustDARTS S1-S
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Hashable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -34,12 +34,15 @@ class NodeShare:
       ``PoolBN(x)`` is the same tensor on every edge leaving the node (at the same stride). The first edge
       computes it; the others reuse it and copy the first one's updated running statistics into their own
       BN, so every edge's buffers (and ``state_dict``) hold exactly what computing them separately gives.
+    * ``derived``: the shares of inputs that an edge extension derives from ``x`` in the same way on every edge
+      leaving the node (PC-DARTS' channel slice), keyed by the extension, so that they too are computed once.
     """
 
     def __init__(self, x: torch.Tensor) -> None:
         self.x = x
         self._relu: torch.Tensor | None = None
         self.pooled: dict[tuple[str, int], tuple[torch.Tensor, nn.BatchNorm2d]] = {}
+        self.derived: dict[Hashable, NodeShare] = {}  # shares of inputs an edge extension derives from x alike
 
     @property
     def relu(self) -> torch.Tensor:
