@@ -4,8 +4,8 @@ Connections for Memory-Efficient Architecture Search", ICLR; Sec. 3.2-3.3).
 **Partial channel connections** (Sec. 3.2, Eq. 2). An edge sends only a proportion ``1/K`` of its input's
 channels through its candidate ops; the rest bypass them:
 ``f_PC(x) = sum_o softmax(alpha)_o o(S * x) + (1 - S) * x``, with ``S`` the channel mask. The ops are built
-on ``C/K`` channels, so the supernet's activations and op work shrink about K-fold (the paper uses the saving
-for a batch of 256 instead of 64; K = 4 on CIFAR-10). The authors' code (``yuhuixu1993/PC-DARTS``,
+on ``C/K`` channels, so the supernet's activations and op work shrink about K-fold (the code spends the saving
+on a batch of 256, DARTS' being 64; K = 4 on CIFAR-10). The authors' code (``yuhuixu1993/PC-DARTS``,
 ``model_search.py``, ``MixedOp``) takes the *first* ``C/K`` channels, concatenates the ops' output with the
 bypassed channels (max-pooled 2x2 on a stride-2 edge), and then shuffles the channels with ``groups = K``
 (:func:`channel_shuffle`, as ShuffleNet), so that the next edge from that node samples other channels. We do the
@@ -29,8 +29,8 @@ each registry are the whole method.
 
 Choices, paper and code against dartslib:
 
-* K: the paper's ablation (Table 4, Fig. 3) and the code use K = 4 on CIFAR-10 (K = 2 on ImageNet); the
-  preset's default. K = 1 is plain DARTS (every channel through the ops, the shuffle the identity).
+* K: the code uses K = 4 on CIFAR-10 (``model_search.py``, ``k = 4``) and K = 2 on ImageNet
+  (``model_search_imagenet.py``); 4 is the preset's default. K = 1 is plain DARTS (every channel through the ops, the shuffle the identity).
 * The bypass on a stride-2 edge: the code max-pools 2x2 with stride 2 (floor); we pool with ``ceil_mode`` so
   that odd sizes match the ops' ``ceil(H/2)`` (the same numbers on even sizes, the only ones the code runs).
 * Training schedule (``train_search.py``): batch 256, SGD lr 0.1 cosine to 0.001, momentum 0.9, weight decay

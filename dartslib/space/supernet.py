@@ -8,6 +8,12 @@ network of two-input cells, used by "darts", "darts-nonone" and RobustDARTS S1-S
 
 ``model.parameters()`` yields the network weights and the alphas; optimizers should use
 ``model.weight_parameters()`` and ``model.arch_parameters()``.
+
+Methods change the supernet without subclassing it, through the extension point of
+:mod:`dartslib.space.extensions`: an :class:`~dartslib.space.extensions.EdgeExtension` injected into an edge
+changes its forward pass (DARTS-' auxiliary skip, the skip noise, PC-DARTS' partial channels), and an
+:class:`~dartslib.space.extensions.ArchExtension` adds architecture parameters beside the alphas (PC-DARTS'
+edge betas). Neither the edges nor the supernet hold any method's state.
 """
 from __future__ import annotations
 
