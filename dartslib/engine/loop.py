@@ -326,8 +326,7 @@ class Search(Run):
     def genotype(self) -> str:
         """The architecture derived from the current op weights (text)."""
         with torch.no_grad():  # a form may derive at another temperature than it trains at (SP-DARTS)
-            weights = {ct: self.model.op_weight_form.derivation_weights(alpha)
-                       for ct, alpha in self.model.arch_params.items()}
+            weights = self.model.derivation_weights()  # the form's, changed by any arch extension (PC-DARTS)
         return str(derive(weights, self.model.space, self.config.derive, **self.config.derive_options))
 
     def arch_weights(self) -> dict[str, list[list[float]]]:

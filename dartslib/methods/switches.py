@@ -21,6 +21,7 @@ from typing import Any
 from dartslib.arch.derive import DERIVATION_RULES, EDGE_TIES
 from dartslib.hooks import Knob, SearchSettings, Switch
 from dartslib.methods.aux_skip import AUX_SKIP_SWITCH
+from dartslib.methods.pc_darts import PC_DARTS_SWITCH
 from dartslib.methods.skip_noise import SKIP_NOISE_SWITCH
 from dartslib.methods.temperature import TEMPERATURE_SWITCH
 from dartslib.methods.zero_one import ZERO_ONE_SWITCH
@@ -33,7 +34,7 @@ __all__ = ["SWITCHES", "UPDATE_SCHEMES", "PROTOCOLS", "DERIVE_OPTIONS", "knobs",
 UPDATE_SCHEMES = ("bilevel-1st", "bilevel-2nd", "single-level", "same-subset")
 PROTOCOLS = ("darts", "nb201")
 DERIVE_OPTIONS = {"darts": ("max_skip", "decimals", "edge_ties"), "threshold": ("threshold", "max_edges"),
-                  "nb201": ()}
+                  "nb201": (), "gdas": ()}
 """The ``derive_options`` each derivation rule takes (:func:`dartslib.arch.derive.derive`)."""
 
 UPDATE_SWITCH = Switch(
@@ -119,6 +120,7 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (  # prepare_supernet and buil
     AUX_SKIP_SWITCH,            # dartslib.methods.aux_skip
     SKIP_NOISE_SWITCH,          # dartslib.methods.skip_noise
     ZERO_ONE_SWITCH,            # dartslib.methods.zero_one
+    PC_DARTS_SWITCH,            # dartslib.methods.pc_darts
     PROTOCOL_SWITCH,
     DERIVE_SWITCH,
 )}

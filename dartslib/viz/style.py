@@ -59,6 +59,8 @@ METHOD_COLORS: dict[str, str] = {
     "dartsm2": "#56b4e9",                  # sky blue
     "dartsnoskip": "#999933",              # olive
     "dartslargearchlr": "#6a3d9a",         # violet
+    "pcdarts": "#8c564b",                  # brown
+    "gdas": "#17becf",                     # cyan
 }
 """The one colour of every method preset (:data:`dartslib.methods.presets.METHODS`) in every figure of the book.
 
