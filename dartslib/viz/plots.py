@@ -136,7 +136,7 @@ def _edge_label(space: SearchSpace, e: int) -> str:
 def _epoch_axis(ax: Axes) -> None:
     """Label an x axis "epoch" with whole-number ticks."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # as many as fit at the tick size
 
 
 def _cell_name(cell_type: str) -> str:

@@ -208,22 +208,22 @@ def small_texts(fig: Figure, min_pt: float = MIN_DISPLAY_PT, **kwargs: Any) -> l
     return [(text, pt, shown) for text, pt, shown in text_sizes(fig, **kwargs) if shown < min_pt - 1e-9]
 
 
-def overlapping_texts(fig: Figure, tolerance_px: float = 1.0) -> list[tuple[str, str]]:
-    """Pairs of drawn texts of ``fig`` whose boxes overlap by more than ``tolerance_px`` both ways, and texts
-    that stick out of the figure (paired with ``"<figure edge>"``)."""
+def overlapping_texts(fig: Figure, gap_px: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of drawn texts of ``fig`` closer than ``gap_px`` (figure pixels) both ways, i.e. overlapping or
+    touching (tick labels that run into each other), and texts that stick out of the figure (paired with
+    ``"<figure edge>"``)."""
     artists = list(dict.fromkeys(t for t, _, _ in _drawn_texts(fig) if t is not None))
     renderer = fig._get_renderer()
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in artists]
     frame = fig.bbox
     out = []
     for i, (a, ba) in enumerate(boxes):
-        if ba.x0 < frame.x0 - tolerance_px or ba.x1 > frame.x1 + tolerance_px or \
-                ba.y0 < frame.y0 - tolerance_px or ba.y1 > frame.y1 + tolerance_px:
+        if ba.x0 < frame.x0 - 1 or ba.x1 > frame.x1 + 1 or ba.y0 < frame.y0 - 1 or ba.y1 > frame.y1 + 1:
             out.append((a, "<figure edge>"))
         for b, bb in boxes[i + 1:]:
             dx = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
             dy = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
-            if dx > tolerance_px and dy > tolerance_px:
+            if dx > -gap_px and dy > -gap_px and (dx > 0 or dy > 0):
                 out.append((a, b))
     return out
 
