@@ -79,12 +79,13 @@ class Explorer:
         return fig
 
     def static_figure(self, ncols: int | None = None) -> Figure:
-        """Every value's panel, in rows of ``ncols`` (default: as many as fit in
-        :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN`, at most 5)."""
+        """Every value's panel, in rows of ``ncols`` (default: as few rows as the panels that fit in
+        :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN`, at most 5 a row, allow, and the panels spread evenly
+        over them: 4 panels that fit 3 a row are 2 + 2)."""
         n = len(self.values)
         width, height = self.panel_size
-        fit = max(1, int(MAX_FIGURE_WIDTH_IN // width))
-        ncols = min(n, 5, fit) if ncols is None else max(1, min(ncols, n))
+        fit = min(5, max(1, int(MAX_FIGURE_WIDTH_IN // width)))
+        ncols = -(-n // -(-n // fit)) if ncols is None else max(1, min(ncols, n))
         nrows = -(-n // ncols)
         with style():
             fig = Figure(figsize=(min(width * ncols, MAX_FIGURE_WIDTH_IN), height * nrows + 0.3),
