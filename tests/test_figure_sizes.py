@@ -106,7 +106,8 @@ def _library_figures():
     gain = {init: [{"epoch": e, "beta": init + 0.1 * e, "test_acc": 50 + e} for e in range(1, 11)]
             for init in (0.0, 0.5, 1.0)}
     out = {f"nb201 {name}": fig for name, fig in plots.standard_figures(nb201)}
-    out.update({f"darts {name}": fig for name, fig in plots.standard_figures(darts)})
+    out.update({f"darts {name}": fig for name, fig in plots.standard_figures(darts)
+                if not name.endswith("reduce")})  # (the reduction cell's figures are laid out as the normal's)
     out.update({
         "compare_runs": plots.compare_runs(runs),
         "compare_runs, 4 columns": plots.compare_runs(runs, ncols=4),
@@ -129,16 +130,13 @@ FIGURES = _library_figures()
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
-def test_every_text_of_a_library_figure_displays_at_9_pt_or_more(name):
+def test_every_text_of_a_library_figure_displays_at_9_pt_or_more_and_overlaps_none(name):
     fig = FIGURES[name]
     assert fig.get_size_inches()[0] <= st.MAX_FIGURE_WIDTH_IN + 1e-9
     small = st.small_texts(fig)
     assert not small, f"{name}: texts displayed below {st.MIN_DISPLAY_PT:g} pt: {small[:5]}"
-
-
-@pytest.mark.parametrize("name", [n for n in FIGURES if "landscape" not in n])  # (3-D: rotated labels' boxes)
-def test_no_text_of_a_library_figure_overlaps_another_or_leaves_the_figure(name):
-    assert not st.overlapping_texts(FIGURES[name])
+    if "landscape" not in name:  # (3-D axes: the boxes of rotated labels overlap where the labels do not)
+        assert not st.overlapping_texts(fig), name
 
 
 def test_the_explorer_puts_its_panels_in_rows_that_fit():

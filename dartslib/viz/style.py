@@ -182,9 +182,8 @@ def _drawn_texts(fig: Figure) -> list[tuple[Any, str, float]]:
         finally:
             drawing.pop()
 
-    fig.draw_without_rendering()  # constrained layout and ticks, as saving the figure does
     width, height = fig.bbox.size
-    renderer = Recorder(int(width), int(height), fig.dpi)
+    renderer = Recorder(int(width), int(height), fig.dpi)  # drawing runs the layout engine, as saving does
     Text.draw = draw  # type: ignore[method-assign]
     try:
         fig.draw(renderer)
@@ -198,8 +197,8 @@ def text_sizes(fig: Figure, *, width_in: float | None = None, dpi: float | None 
     """``(text, font_pt, displayed_pt)`` for every text drawn in ``fig`` (titles, labels, tick labels, legend
     entries, annotations, colour-bar and contour labels), displayed as :func:`displayed_font_pt` says;
     ``width_in``: the saved image's width (default :func:`saved_width_in`, a notebook's tight bounding box)."""
-    texts = _drawn_texts(fig)
-    width = saved_width_in(fig) if width_in is None else width_in
+    texts = _drawn_texts(fig)  # lays the figure out: its tight bounding box is the saved one
+    width = float(fig.get_tightbbox().width) + 2 * SAVE_PAD_IN if width_in is None else width_in
     return [(s, pt, float(displayed_font_pt(width, pt, dpi=dpi, column_px=column_px))) for _, s, pt in texts]
 
 
