@@ -1,4 +1,6 @@
-"""The book's figure style: one colour per op and per method, and the matplotlib settings every figure uses.
+"""The book's figure style: one colour per op and per method, the matplotlib settings every figure uses, and the
+sizes that keep a figure's text legible on the built page (:func:`displayed_font_pt`: a figure at most
+:data:`MAX_FIGURE_WIDTH_IN` wide shows its smallest text, 9 pt, at 9 pt or more).
 
 A leaf module: :mod:`dartslib.viz.plots` and :mod:`dartslib.viz.cell_drawing` both draw with it (and re-export its
 names), so neither imports the other for its colours.
