@@ -7,14 +7,16 @@ in use) exit with status 1; Ctrl-C saves and exits with 130. No input prints a t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:
+    from dartslib.engine.config import SearchConfig
+
+__all__ = ["main", "build_parser", "search_config"]
 
 EPILOG_SEARCH = """examples:
   python -m dartslib search --space nb201 --dataset digits --scale toy
@@ -68,36 +70,6 @@ def _bounded(maximum: int) -> Any:
     return parse
 
 
-MAX_SEED = 2**63 - 2  # as dartslib.engine.config.SearchConfig.validate
-
-
-def _seed(text: str) -> int:
-    value = _positive_or_zero(text)
-    if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be at most 2**63 - 2 = {MAX_SEED}, got {text}")
-    return value
-
-
-def _finite(text: str, positive: bool = False) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not abs(value) <= 3.4e38:  # nan, inf, or beyond float32
-        raise argparse.ArgumentTypeError(f"must be a finite number (float32: at most 3.4e38), got {text!r}")
-    if value < 0 or (positive and value == 0):
-        raise argparse.ArgumentTypeError(f"must be {'positive' if positive else 'non-negative'}, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    return _finite(text)
-
-
-def _positive_float(text: str) -> float:
-    return _finite(text, positive=True)
-
-
 def _device(text: str) -> str:
     from dartslib.engine.loop import resolve_device
 
@@ -111,6 +83,11 @@ def _device(text: str) -> str:
 def _field(name: str, train: bool = False) -> Any:
     """The flag's ``type`` from the declaration of config field ``name`` (:data:`dartslib.engine.config.FIELDS`,
     :data:`dartslib.engine.train.TRAIN_FIELDS`): the same type, range and upper bound as the config checks."""
+    return _knob_parser(_field_knob(name, train))
+
+
+def _field_knob(name: str, train: bool = False) -> Any:
+    """The :class:`~dartslib.hooks.Knob` that declares config field ``name`` (of a training's config: ``train``)."""
     from dartslib.engine.config import FIELDS, field_knob
 
     knobs = FIELDS
@@ -118,7 +95,10 @@ def _field(name: str, train: bool = False) -> Any:
         from dartslib.engine.train import TRAIN_FIELDS
 
         knobs = TRAIN_FIELDS
-    return _knob_parser(field_knob(name, knobs))
+    knob = field_knob(name, knobs)
+    if knob is None:
+        raise KeyError(f"no declaration of config field {name!r}")
+    return knob
 
 
 def _out_dir(text: str) -> str:
@@ -143,10 +123,12 @@ def _add_common(p: argparse.ArgumentParser, train: bool = False) -> None:
     p.add_argument("--scale", choices=SCALES, default=None,
                    help="toy (default) = CPU seconds on embedded digits; small = CPU minutes; paper = the paper's "
                         "setting")
-    p.add_argument("--epochs", type=_positive, default=None, help="override the number of epochs")
+    # at least one epoch from the command line (a config may have 0: an empty run), at most the field's bound
+    p.add_argument("--epochs", type=_bounded(int(_field_knob("epochs", train).maximum)), default=None,
+                   help="override the number of epochs")
     p.add_argument("--batch-size", type=_field("batch_size", train), default=None, help="override the batch size")
-    p.add_argument("--lr", type=_positive_float, default=None, help="override the weights' learning rate")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
+    p.add_argument("--lr", type=_field("lr", train), default=None, help="override the weights' learning rate")
+    p.add_argument("--seed", type=_field("seed", train), default=None, help="random seed (default 0)")
     p.add_argument("--device", type=_device, default="auto",
                    help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
     p.add_argument("--data-dir", default=None, help="where the data sets live (default: $DARTSLIB_DATA)")
@@ -210,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=list(METHODS), default=None,
                    help="(default darts) " + "; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
     s.add_argument("--space", choices=list(SPACES), default=None, help="search space (default nb201)")
-    s.add_argument("--arch-lr", type=_non_negative_float, default=None, help="override the alphas' learning rate")
+    s.add_argument("--arch-lr", type=_field("arch_lr"), default=None, help="override the alphas' learning rate")
     s.add_argument("--C", type=_field("C"), default=None, help="override the supernet's initial channels")
     s.add_argument("--layers", type=_field("layers"), default=None, help="override the cells of a DARTS supernet")
     s.add_argument("--cells-per-stage", type=_field("cells_per_stage"), default=None,
@@ -284,12 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_nb201(text: str) -> bool:
-    from dartslib.arch.nb201 import is_nb201_arch
-
-    return is_nb201_arch(text)
-
-
 def _run_count(args: argparse.Namespace) -> int:
     from dartslib.arch.counting import count_macs, count_parameters
 
@@ -309,35 +285,50 @@ def _run_count(args: argparse.Namespace) -> int:
 
 
 def _count_model(args: argparse.Namespace) -> Any:
-    """The network ``count`` measures (ValueError naming the flag for a flag that does not fit it)."""
+    """The network ``count`` measures (ValueError naming the flag for a flag that does not fit it; a malformed
+    ``--genotype`` is the parser's ValueError)."""
+    from dartslib.arch.architecture import parse_architecture
     from dartslib.arch.nb201 import build_nb201_network
     from dartslib.arch.networks import build_network
 
-    if _is_nb201(args.genotype):
+    arch = parse_architecture(args.genotype, allow_empty=True)  # an empty cell has a size too
+    if arch.topology == "nb201":
         if args.layers is not None:
             raise ValueError("--layers: an NB201 network has 3 stages of N cells; use --cells-per-stage N")
-        return build_nb201_network(args.genotype, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
+        return build_nb201_network(arch, C=args.C or 16, cells_per_stage=args.cells_per_stage or 5,
                                    num_classes=args.num_classes)
     if args.cells_per_stage is not None:
         raise ValueError("--cells-per-stage is N of an NB201 network; a DARTS network takes --layers")
-    return build_network(args.genotype, C=args.C or 36, layers=args.layers or 20, num_classes=args.num_classes)
+    return build_network(arch, C=args.C or 36, layers=args.layers or 20, num_classes=args.num_classes)
 
 
 def _run_search(args: argparse.Namespace) -> int:
     from dartslib.engine import distributed
-    from dartslib.engine.config import make_config
-    from dartslib.engine.loop import Search
 
     if distributed.launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
         group = distributed.init(args.device)  # nccl on CUDA, gloo on the CPU; see dartslib.engine.distributed
         try:
-            return _search(args, Search, make_config, rank=group.rank)
+            return _search(args, rank=group.rank)
         finally:
             distributed.close()
-    return _search(args, Search, make_config, rank=0)
+    return _search(args, rank=0)
 
 
-def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) -> int:
+def search_config(args: argparse.Namespace) -> SearchConfig:
+    """The config of ``search``'s parsed flags: :func:`dartslib.engine.config.make_config` of the method, space
+    and scale (default darts, nb201, toy) with every flag that sets a config field or a switch's knob as an
+    override (an unset flag is None: the preset's value), as Python and ``sweep --set`` resolve it. A
+    ValueError names the flag."""
+    from dartslib.engine.config import make_config, override_names
+
+    names = set(override_names())
+    flags = {name: value for name, value in vars(args).items() if name in names}
+    return _with_flag_names(make_config, args.method or "darts", args.space or "nb201", args.scale or "toy",
+                            **flags)
+
+
+def _search(args: argparse.Namespace, rank: int) -> int:
+    from dartslib.engine.loop import Search
 
     hooks = []
     if args.diagnostics is not None:
@@ -353,32 +344,7 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
         if rank == 0:
             print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        from dartslib.methods import switches
-
-        overrides, later = {}, []  # later: flags applied to the resolved config, after the preset
-        for knob in switches.knobs():
-            value = getattr(args, knob.name, None)
-            if value is None:
-                continue
-            if knob.apply is not None or (knob.off is not None and value == knob.off):
-                later.append((knob, value))
-            else:
-                overrides[knob.name] = value
-        config = _with_flag_names(make_config, args.method or "darts", args.space or "nb201", args.scale or "toy",
-                                  dataset=args.dataset,
-                                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr,
-                                  seed=args.seed, device=args.device, data_dir=args.data_dir, C=args.C,
-                                  layers=args.layers, cells_per_stage=args.cells_per_stage, **overrides)
-        changes: dict = {}
-        for knob, value in later:
-            if knob.apply is None:  # the off word: None replaces the preset's value
-                changes[knob.field] = None
-            else:
-                current = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-                changes.update(knob.apply({**current, **changes}, value))
-        if changes:
-            config = _with_flag_names(dataclasses.replace, config, **changes)
-        run = Search(config, args.out, progress=not args.quiet, hooks=hooks, overwrite=args.overwrite)
+        run = Search(search_config(args), args.out, progress=not args.quiet, hooks=hooks, overwrite=args.overwrite)
     result = run.run()
     if rank == 0:  # in a torchrun launch, every rank computed the same result
         print(json.dumps({"genotype": result.genotype, **result.metrics}, indent=2))
@@ -387,17 +353,14 @@ def _search(args: argparse.Namespace, Search: Any, make_config: Any, rank: int) 
     return 0
 
 
-_FLAGS = {"lr": "--lr", "arch_lr": "--arch-lr", "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
-          "C": "--C", "layers": "--layers", "cells_per_stage": "--cells-per-stage"}  # the general flags
-
-
 def _flag_of(field: str) -> str | None:
-    """The flag that sets config ``field``: a general one, else the generated flag of a switch's knob."""
+    """The flag of ``search`` that sets config ``field`` (a general flag or a switch's knob; several joined by
+    ``/``: ``--max-skip`` sets part of ``derive_options``), or None."""
     from dartslib.methods import switches
 
-    if field in _FLAGS:
-        return _FLAGS[field]
-    flags = [k.flag_name for k in switches.knobs() if k.field == field]
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["search"]
+    flags = [max(a.option_strings, key=len) for a in sub._actions if a.dest == field and a.option_strings]
+    flags += [k.flag_name for k in switches.knobs() if k.into == field]
     return "/".join(flags) or None
 
 
@@ -458,13 +421,12 @@ def _run_train(args: argparse.Namespace) -> int:
         run = Training.resume(args.resume, progress=not args.quiet, **_resume_changes(args))
         print(_resume_line(args.resume, run.epoch, run.config.epochs), file=sys.stderr)
     else:
-        from dartslib.arch.genotype import parse_genotype
-        from dartslib.arch.nb201 import parse_nb201_arch
+        from dartslib.arch.architecture import parse_architecture
 
         if args.genotype is None:
             raise ValueError("--genotype is required (or --resume DIR to continue a training)")
         try:
-            (parse_nb201_arch if _is_nb201(args.genotype) else parse_genotype)(args.genotype.strip())
+            parse_architecture(args.genotype, allow_empty=True)
         except ValueError as exc:
             raise ValueError(f"--genotype: {exc}") from None
         config = _with_flag_names(make_train_config, args.genotype, args.scale or "toy", dataset=args.dataset,
@@ -521,28 +483,14 @@ def _split(text: str, what: str) -> list[str]:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from dartslib.engine.config import SearchConfig
-    from dartslib.sweep import run_sweep
+    from dartslib.sweep import parse_settings, plan, run_sweep
 
     try:
         seeds = [int(s) for s in _split(args.seeds, "seeds")]
     except ValueError:
         raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
-    from dartslib.methods import switches
-
-    fields = {f.name for f in dataclasses.fields(SearchConfig)} | {k.name for k in switches.knobs() if k.into is None}
-    overrides = {}
-    for item in args.set:
-        key, sep, text = item.partition("=")
-        if not sep or key not in fields or key in ("method", "space", "seed", "scale"):
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY a config field other than "
-                             f"method, space, seed, scale")
-        try:
-            overrides[key] = json.loads(text)
-        except (ValueError, RecursionError):  # not JSON (or nested too deep, or a number too long): text
-            overrides[key] = text
+    overrides = parse_settings(args.set)
     gpus = _split(args.gpus, "gpus") if args.gpus is not None else None
-    from dartslib.sweep import plan
 
     methods, spaces = _split(args.methods, "methods"), _split(args.spaces, "spaces")
     try:

@@ -1,23 +1,71 @@
-"""What a method plugs into the search loop: :class:`SearchHook` and the :class:`StepContext` it reads; and how
+"""What a method plugs into the search loop: :class:`SearchHook` and the contexts it reads (:class:`StepContext`
+before a step, :class:`EpochContext` after an epoch); the config a switch reads (:class:`SearchSettings`); and how
 a method switch is declared: a :class:`Switch` of :class:`Knob` values (:data:`dartslib.methods.switches.SWITCHES`).
 
-A leaf module (it imports nothing of the loop), so the method modules (:mod:`dartslib.methods.zero_one`,
-:mod:`dartslib.methods.aux_skip`, :mod:`dartslib.methods.skip_noise`, :mod:`dartslib.methods.temperature`) and the recorders import it
-without importing the search loop :mod:`dartslib.engine.loop`, which imports them (and re-exports both names).
+A leaf module: it imports nothing of dartslib but, for annotations, :class:`dartslib.data.BatchIterator`. So the
+method modules (:mod:`dartslib.methods.zero_one`, :mod:`dartslib.methods.aux_skip`, :mod:`dartslib.methods.skip_noise`,
+:mod:`dartslib.methods.temperature`), the op-weight forms and the recorders import it without importing the search
+loop :mod:`dartslib.engine.loop` or the config :mod:`dartslib.engine.config`, which import them. A hook is handed
+what it may read (the model, the config, the batch streams, the output directory, the epoch), never the
+:class:`~dartslib.engine.loop.Search` itself, and the config is typed by the protocol :class:`SearchSettings`, which
+:class:`~dartslib.engine.config.SearchConfig` satisfies (``tests/test_hooks_context.py``).
 """
 from __future__ import annotations
 
 import reprlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
+from torch import nn
 
 if TYPE_CHECKING:
-    from dartslib.engine.loop import Search
-    from dartslib.space.supernet import Supernet
+    from dartslib.data import BatchIterator
 
-__all__ = ["SearchHook", "StepContext", "Knob", "Switch", "shown"]
+__all__ = ["SearchHook", "StepContext", "EpochContext", "SearchSettings", "Knob", "Switch", "shown"]
+
+
+@runtime_checkable
+class SearchSettings(Protocol):
+    """The fields of a search's config that the layers below the engine read: the method switches
+    (:mod:`dartslib.methods`), the op-weight forms (:mod:`dartslib.space.op_weights`) and the hooks.
+
+    :class:`~dartslib.engine.config.SearchConfig` (in :mod:`dartslib.engine`, above those layers) satisfies it,
+    with the same annotations; a module below the engine names the config by this protocol, so no import points
+    upwards. A switch's knob that is no field lives in ``method_options``.
+    """
+
+    method: str
+    space: str
+    epochs: int
+    seed: int
+    update: str
+    op_weights: str
+    arch_init: str
+    protocol: str
+    zero_one_loss: str | None
+    w01: float
+    aux_skip: str | None
+    aux_skip_beta0: float
+    aux_skip_kind: str
+    aux_skip_decay_epochs: int | None
+    skip_noise: bool
+    skip_noise_std: float
+    skip_noise_decay_epochs: int | None
+    t_sp: float
+    t_sm: float | None
+    p_low: float
+    p_up: float
+    p_warmup_epochs: int
+    t_warmup: float | None
+    derive: str | None
+    derive_options: dict[str, Any]
+    method_options: dict[str, Any]
+
+    @property
+    def smooth_temperature(self) -> float:
+        """SP-DARTS' smooth temperature (``t_sm``, else ``10 * t_sp``)."""
 
 
 @dataclass
@@ -30,26 +78,56 @@ class StepContext:
     steps_per_epoch: int
 
 
+@dataclass(frozen=True)
+class EpochContext:
+    """What a hook may read (and ask) at the end of an epoch (:meth:`SearchHook.on_epoch_end`).
+
+    Attributes:
+        model: the supernet (put into its evaluation state by every hook's ``eval_mode`` already).
+        config: the search's config.
+        epoch: epochs completed, the history record's ``"epoch"`` (1 after the first).
+        epochs: the epochs of the search.
+        steps_per_epoch: the steps of an epoch.
+        train_batches: the weights' batches; ``train_batches.epoch(k)`` is pass ``k`` (a pure call).
+        arch_batches: the alphas' batches, likewise (the validation half, or the training set for single-level
+            updates); the search's own stream of them is not touched.
+        held_out: the batches the epoch's accuracy is measured on (``held_out.epoch(0)``).
+        out_dir: the run's directory (None: a search that writes nothing).
+        request_stop: ask the search to stop after this epoch, saved (as Ctrl-C does).
+    """
+
+    model: nn.Module
+    config: SearchSettings
+    epoch: int
+    epochs: int
+    steps_per_epoch: int
+    train_batches: BatchIterator
+    arch_batches: BatchIterator
+    held_out: BatchIterator
+    out_dir: Path | None
+    request_stop: Callable[[], None]
+
+
 class SearchHook:
     """A method's few lines: override what it changes. All methods are no-ops here."""
 
-    def on_epoch_start(self, model: Supernet, epoch: int, epochs: int) -> None:
+    def on_epoch_start(self, model: nn.Module, epoch: int, epochs: int) -> None:
         """Called before the first step of every epoch (schedules: beta, noise std, p)."""
 
-    def before_step(self, model: Supernet, ctx: StepContext) -> None:
+    def before_step(self, model: nn.Module, ctx: StepContext) -> None:
         """Called before every step (e.g. draw this step's softmax temperature)."""
 
-    def arch_loss(self, model: Supernet) -> torch.Tensor | None:
+    def arch_loss(self, model: nn.Module) -> torch.Tensor | None:
         """An extra term for the architecture loss (e.g. the zero-one loss), or None."""
         return None
 
-    def eval_mode(self, model: Supernet) -> None:
+    def eval_mode(self, model: nn.Module) -> None:
         """Put the supernet into the state its accuracy is reported in (e.g. the smooth temperature)."""
 
-    def on_epoch_end(self, search: "Search", record: dict[str, Any]) -> None:
+    def on_epoch_end(self, ctx: EpochContext, record: dict[str, Any]) -> None:
         """Called after each epoch's evaluation with the history record about to be saved; recorders
-        (:mod:`dartslib.diagnostics.measures`) add their measurements to ``record`` or write files into
-        ``search.out_dir``."""
+        (:mod:`dartslib.diagnostics.recording`) add their measurements to ``record`` or write files into
+        ``ctx.out_dir``."""
 
     def describe(self) -> dict[str, Any]:
         """Values to record in the history each epoch (e.g. the current beta)."""
@@ -105,15 +183,19 @@ class Knob:
         optional: None is allowed too (the switch is off, or a default computed elsewhere).
         sign: numbers: ``"positive"`` or ``"non-negative"`` (floats must also be finite and fit float32).
         maximum: numbers: the largest value allowed (a sane upper bound for sizes), or None.
-        off: a word the flag takes for None (``--zero-one none``): set after the preset, whose value it replaces.
+        off: a word for None (``--zero-one none``, ``zero_one_loss="none"``):
+            :func:`~dartslib.engine.config.make_config` sets the field to None, replacing the preset's value (a
+            plain None leaves the preset's value).
         flag: the flag, when it is not the field's name (``--beta0`` for ``aux_skip_beta0``).
         metavar: the flag's metavar.
         check: further check of a value, raising ValueError naming the field.
         default: the value of a ``method_options`` knob that was not given.
         into: the flag sets part of this other field (``--max-skip`` sets ``derive_options``) through ``apply``;
             the knob is then no field of its own and the switch's check validates ``into``.
-        apply: ``apply(current, value) -> changes``: the flag is applied to the resolved config, after the
-            preset (``current``: field -> value), instead of being passed to ``make_config`` as an override.
+        apply: ``apply(current, value) -> changes``: :func:`~dartslib.engine.config.make_config` applies the
+            value to the resolved config (``current``: field -> value), after the preset and the plain overrides,
+            instead of setting the field; what it changes in other fields gives way to a field the caller set
+            explicitly (``derive="darts", derive_options={...}`` keeps those options).
     """
 
     name: str
@@ -203,13 +285,13 @@ class Knob:
         if self.check is not None:
             self.check(value)
 
-    def get(self, config: Any) -> Any:
+    def get(self, config: SearchSettings) -> Any:
         """The knob's value in ``config`` (a field, else ``config.method_options``, else ``default``)."""
         if hasattr(config, self.name):
             return getattr(config, self.name)
         return getattr(config, "method_options", {}).get(self.name, self.default)
 
-    def validate(self, config: Any) -> None:
+    def validate(self, config: SearchSettings) -> None:
         """Validate the knob's value in ``config`` (nothing for an ``into`` knob, whose switch checks that field,
         or for a ``method_options`` knob that was not given)."""
         if self.into is not None:
@@ -266,22 +348,22 @@ class Switch:
     name: str
     knobs: tuple[Knob, ...]
     summary: str = ""
-    check: Callable[[Any], None] | None = None
-    prepare: Callable[[Any, Any], None] | None = None
-    hooks: Callable[[Any], list[SearchHook]] | None = None
+    check: Callable[[SearchSettings], None] | None = None
+    prepare: Callable[[Any, SearchSettings], None] | None = None  # (the supernet, the config)
+    hooks: Callable[[SearchSettings], list[SearchHook]] | None = None
 
-    def validate(self, config: Any) -> None:
+    def validate(self, config: SearchSettings) -> None:
         """Raise ValueError naming the first bad field of this switch in ``config``."""
         for knob in self.knobs:
             knob.validate(config)
         if self.check is not None:
             self.check(config)
 
-    def prepare_supernet(self, model: Any, config: Any) -> None:
+    def prepare_supernet(self, model: nn.Module, config: SearchSettings) -> None:
         """Apply ``prepare`` (if any) to ``model``."""
         if self.prepare is not None:
             self.prepare(model, config)
 
-    def build_hooks(self, config: Any) -> list[SearchHook]:
+    def build_hooks(self, config: SearchSettings) -> list[SearchHook]:
         """The hooks this switch adds for ``config``, in the order they act."""
         return list(self.hooks(config)) if self.hooks is not None else []

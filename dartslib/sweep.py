@@ -32,12 +32,12 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from dartslib.engine.checkpoint import write_json_atomic, write_text_atomic
-from dartslib.engine.config import SearchConfig, make_config
+from dartslib.engine.config import SearchConfig, make_config, override_names
 from dartslib.engine.machine import machine_label
 from dartslib.engine.rundir import PARENT_ENV as _PARENT_ENV
 from dartslib.engine.rundir import die_with_parent as _die_with_parent
 
-__all__ = ["PlannedRun", "plan", "run_sweep", "collect", "COLUMNS"]
+__all__ = ["PlannedRun", "parse_settings", "plan", "run_sweep", "collect", "COLUMNS"]
 
 COLUMNS = ["method", "space", "seed", "status", "skip_count", "parametric_ops", "supernet_acc", "eval_split",
            "genotype", "seconds", "epochs", "machine", "reason"]
@@ -61,6 +61,27 @@ class PlannedRun:
     def spec(self) -> dict[str, Any]:
         return {"method": self.method, "space": self.space, "seed": self.seed,
                 "config": self.config.to_dict() if self.config else None}
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """The overrides of ``--set KEY=VALUE`` items, for :func:`~dartslib.engine.config.make_config` (every run's
+    config is made there, as a search's flags and Python's calls are): ``KEY`` is any name it takes as an
+    override (:func:`~dartslib.engine.config.override_names`: a config field or a switch's knob, ``max_skip``
+    included) but ``seed``, which ``--seeds`` sets (as ``--methods``, ``--spaces`` and ``--scale`` set the
+    method, space and scale); ``VALUE`` is read as JSON, else taken as text (``--set op_weights=sigmoid``). A
+    ValueError (one line) names the item."""
+    names = [n for n in override_names() if n != "seed"]
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in names:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY a config field or a method switch's "
+                             f"knob other than method, space, seed, scale")
+        try:
+            overrides[key] = json.loads(text)
+        except (ValueError, RecursionError):  # not JSON (or nested too deep, or a number too long): text
+            overrides[key] = text
+    return overrides
 
 
 def plan(methods: Sequence[str], spaces: Sequence[str], seeds: Sequence[int], scale: str = "toy",

@@ -15,10 +15,14 @@ The checks, one kind of defect each:
   "landed", "not committed yet", ...) in what a reader sees;
 * :func:`check_widget_output`: progress-bar or other widget output (widget-view JSON, ``HBox(children=...``);
 * :func:`check_long_visible_code`: a code cell a reader sees without opening a toggle that has more than
-  :data:`MAX_VISIBLE_LINES` lines.
+  :data:`MAX_VISIBLE_LINES` lines;
+* :func:`check_figure_widths`: a chapter's figure so wide that the page shrinks it and its smallest text
+  (:data:`dartslib.viz.style.BOOK_RC`'s 9 pt) displays below :data:`dartslib.viz.style.MIN_DISPLAY_PT`.
 
 :func:`source_findings` applies the same word, placeholder and long-cell rules to a notebook's or a
-Markdown page's source, so they are caught without a build (and in a build that came from a cache).
+Markdown page's source, so they are caught without a build (and in a build that came from a cache), and
+:func:`figure_source_findings` the figure-size rules (no figure wider than
+:data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN`, no font size below 9 pt) to a notebook's code.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+
+from dartslib.viz.style import (BOOK_RC, FIGURE_DPI, MAX_FIGURE_WIDTH_IN, MIN_DISPLAY_PT, displayed_font_pt)
 
 MAX_VISIBLE_LINES = 25
 """The longest code cell a reader may see without opening a toggle (the book aims at 15)."""
@@ -232,6 +238,35 @@ def check_long_visible_code(html: str, limit: int = MAX_VISIBLE_LINES) -> list[s
     return out
 
 
+SMALLEST_RC_PT = min(v for k, v in BOOK_RC.items() if k.endswith(("size", "fontsize")) and isinstance(v, (int, float)))
+"""The smallest font size the book's style sets (tick labels and legends): what a figure's smallest text is."""
+
+_CSS_WIDTH = re.compile(r"(?:^|;)\s*width:\s*([0-9.]+)px")
+
+
+def check_figure_widths(html: str) -> list[str]:
+    """Figures of cell outputs that the page shrinks so far that their smallest text (:data:`SMALLEST_RC_PT`)
+    displays below :data:`~dartslib.viz.style.MIN_DISPLAY_PT`.
+
+    A chapter's figure is a retina PNG whose ``<img>`` has the style width ``png_px / 2`` = the saved figure's
+    width in inches times ``figure.dpi`` (:data:`~dartslib.viz.style.FIGURE_DPI`); the text column shrinks a wider
+    one (:func:`~dartslib.viz.style.displayed_font_pt`). Images without a pixel width are not checked."""
+    out = []
+    for node in _main(parse(html)).iter():
+        if node.tag != "img" or not any("cell_output" in a.classes for a in node.ancestors()):
+            continue
+        m = _CSS_WIDTH.search(node.attrs.get("style", "")) or re.fullmatch(r"([0-9.]+)(?:px)?",
+                                                                            node.attrs.get("width", ""))
+        if not m:
+            continue
+        width_in = float(m.group(1)) / FIGURE_DPI
+        shown = displayed_font_pt(width_in, SMALLEST_RC_PT)
+        if shown < MIN_DISPLAY_PT - 1e-9:
+            out.append(f"figure {width_in:.2f} in wide (saved): its {SMALLEST_RC_PT:g}-pt text displays at "
+                       f"{shown:.1f} pt: {node.attrs.get('src', '')[-40:]}")
+    return out
+
+
 CHECKS = {
     "unrendered math": check_unrendered_math,
     "NaN in tables": check_nan_in_tables,
@@ -239,6 +274,7 @@ CHECKS = {
     "process words": check_process_words,
     "widget output": check_widget_output,
     "long visible code": check_long_visible_code,
+    "figure widths": check_figure_widths,
 }
 """Every page check, by the kind of defect it finds."""
 
@@ -287,4 +323,36 @@ def source_findings(path: Path) -> list[str]:
                                "move bookkeeping to a remove-input cell or to dartslib.book)")
     else:
         words(path.read_text(), path.name)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ figure sizes in sources
+
+_FIGURE_WIDTH = re.compile(r"\b(?:new_figure\(\s*|figsize\s*=\s*\(\s*)([0-9]+(?:\.[0-9]*)?)\s*[,)]")
+_FONT_SIZE = re.compile(r"\b(?:fontsize|labelsize|title_fontsize)\s*=\s*(?:([0-9]+(?:\.[0-9]*)?)|"
+                        r"[\"'](xx-small|x-small|small|smaller)[\"'])")
+
+
+def figure_source_findings(path: Path) -> list[str]:
+    """The figure-size rules on a notebook's code cells: a figure whose width is written as a number (``new_figure(W,
+    ...)``, ``figsize=(W, ...)``) is at most :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN` wide, and a font size
+    written in a cell (``fontsize=``, ``labelsize=``, ``"small"``) is at least 9 pt, so that nothing displays below
+    :data:`~dartslib.viz.style.MIN_DISPLAY_PT` on the page (widths computed at run time are checked on the built
+    page by :func:`check_figure_widths`)."""
+    out: list[str] = []
+    cells = json.loads(path.read_text())["cells"] if path.suffix == ".ipynb" else [
+        {"cell_type": "code", "source": path.read_text()}]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        for line in _cell_source(cell).splitlines():
+            code = line.split("#", 1)[0]
+            for m in _FIGURE_WIDTH.finditer(code):
+                if float(m.group(1)) > MAX_FIGURE_WIDTH_IN + 1e-9:
+                    out.append(f"{path.name} cell {i}: a figure {m.group(1)} in wide (at most {MAX_FIGURE_WIDTH_IN:g}; "
+                               f"put panels in two rows): {line.strip()[:80]}")
+            for m in _FONT_SIZE.finditer(code):
+                if m.group(2) or float(m.group(1)) < SMALLEST_RC_PT:
+                    out.append(f"{path.name} cell {i}: font size below {SMALLEST_RC_PT:g} pt (leave sizes to the "
+                               f"book's style): {line.strip()[:80]}")
     return out

@@ -53,9 +53,9 @@ class Fingerprints(SearchHook):
     def before_step(self, model, ctx):
         self.values.append(fingerprint(model))
 
-    def on_epoch_end(self, search, record):
-        if record["epoch"] == search.config.epochs:
-            self.values.append(fingerprint(search.model))
+    def on_epoch_end(self, ctx, record):
+        if record["epoch"] == ctx.epochs:
+            self.values.append(fingerprint(ctx.model))
 
 
 class StopOnRank(SearchHook):

@@ -148,3 +148,84 @@ def test_a_gumbel_hook_on_another_form_is_a_clear_error():
 
     with pytest.raises(TypeError, match="needs 'gumbel' op weights"):
         GumbelAnnealing().eval_mode(Model())
+
+
+# ----------------------------------------------- the gradient against GDAS' code (the page's exercise)
+def _edge_gradients(kind: str, sampled_conv: bool = True):
+    """Loss, alpha gradient and weight gradients of one edge under hard Gumbel weights, computed three ways:
+    ``all`` (dartslib: every op, weighted), ``sampled`` (only the sampled op, GDAS' DARTS-space
+    ``MixedOp.forward_gdas``) and ``nb201`` (the unsampled weights added as scalars, ``forward_gdas`` of
+    NAS-Bench-201's cell)."""
+    from dartslib.space.supernet import MixedEdge
+
+    torch.manual_seed(0)
+    edge = MixedEdge(["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"], 4, 1, pool_bn=False)
+    x, target = torch.randn(8, 4, 6, 6), torch.randn(8, 4, 6, 6)
+    alphas = torch.tensor([0.1, -0.3, 0.2, 0.0, -0.1], requires_grad=True)
+    gumbels = torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0]) if sampled_conv else torch.tensor([0.0, 3.0, 0.0, 0.0, 0.0])
+    soft = torch.softmax((alphas.log_softmax(-1) + gumbels) / 0.5, -1)
+    k = int(soft.argmax())
+    w = torch.nn.functional.one_hot(soft.argmax(), 5).float() - soft.detach() + soft
+    if kind == "all":
+        out = edge(x, w)
+    elif kind == "sampled":
+        out = w[k] * edge.ops[k](x)
+    else:
+        out = sum(w[j] * edge.ops[j](x) if j == k else w[j] for j in range(5))
+    loss = ((out - target) ** 2).mean()
+    params = [p for p in edge.parameters()]
+    grads = torch.autograd.grad(loss, [alphas] + params, allow_unused=True)
+    weight_grads = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads[1:], params)]
+    return loss, grads[0], weight_grads, (edge, x, target, soft, k)
+
+
+def test_computing_only_the_sampled_op_keeps_the_forward_but_changes_the_alpha_gradients():
+    """The page's exercise: skipping the ops whose weight is 0 leaves the forward value and the weights'
+    gradients as they are, and changes the alphas' gradients -- to those of GDAS' DARTS-space code, where only
+    the sampled op's relaxed weight passes a gradient: ``<g, op_k(x)> dp_k / d alpha``."""
+    loss_all, alpha_all, weights_all, _ = _edge_gradients("all")
+    loss_one, alpha_one, weights_one, (edge, x, target, soft, k) = _edge_gradients("sampled")
+    loss_201, alpha_201, _, _ = _edge_gradients("nb201")
+    assert torch.allclose(loss_all, loss_one) and torch.allclose(loss_all, loss_201)
+    assert all(torch.allclose(a, b) for a, b in zip(weights_all, weights_one))
+    assert any(g.abs().sum() > 0 for g in weights_all)  # the sampled op is a conv: its weights learn
+    # the alphas' gradients: three different estimators, far apart compared with rounding
+    for other in (alpha_one, alpha_201):
+        assert (alpha_all - other).abs().max() > 1e-3 * alpha_all.abs().max()
+    assert (alpha_one - alpha_201).abs().max() > 1e-3 * alpha_all.abs().max()
+    # the sampled-only gradient is <g, op_k(x)> dp_k/dalpha
+    y = edge.ops[k](x).detach().requires_grad_()
+    g = torch.autograd.grad(((y - target) ** 2).mean(), y)[0]  # dL/d(edge output) at w_k = 1
+    y = y.detach()
+    alphas = torch.tensor([0.1, -0.3, 0.2, 0.0, -0.1], requires_grad=True)
+    p = torch.softmax((alphas.log_softmax(-1) + torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0])) / 0.5, -1)
+    (expected,) = torch.autograd.grad(p[k] * (g * y).sum(), alphas)
+    assert torch.allclose(alpha_one, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_the_gdas_rule_keeps_the_two_strongest_op_input_pairs():
+    from dartslib.arch.derive import derive_darts, derive_gdas
+
+    space = get_space("darts")
+    w = {ct: torch.full((14, 8), 0.01) for ct in ("normal", "reduce")}
+    ops = space.op_names("normal")
+    sep, dil, skip = ops.index("sep_conv_3x3"), ops.index("dil_conv_3x3"), ops.index("skip_connect")
+    w["normal"][0, sep], w["normal"][0, dil], w["normal"][1, skip] = 0.9, 0.8, 0.7  # node 2: edges 0, 1
+    gdas = derive_gdas(w, space)
+    assert gdas.normal[:2] == [("sep_conv_3x3", 0), ("dil_conv_3x3", 0)]  # two ops on one input, as the code
+    assert derive_darts(w, space).normal[:2] == [("sep_conv_3x3", 0), ("skip_connect", 1)]  # DARTS: two inputs
+    assert derive(w, space, "gdas") == gdas
+    with pytest.raises(ValueError, match="DARTS-topology"):
+        derive_gdas({"cell": torch.zeros(6, 5)}, "nb201")
+
+
+def test_the_gdas_preset_has_the_codes_schedule():
+    nb201, darts = make_config("gdas", "nb201"), make_config("gdas", "darts")
+    for c in (nb201, darts):
+        assert (c.op_weights, c.step_order, c.nesterov, c.weight_decay, c.lr, c.lr_min, c.lr_schedule, c.grad_clip,
+                c.arch_lr, c.arch_betas, c.arch_weight_decay) == (
+            "gumbel", "weights-first", True, 5e-4, 0.025, 0.001, "cosine-step", 5.0, 3e-4, (0.5, 0.999), 1e-3)
+    assert (nb201.epochs, nb201.batch_size, nb201.protocol, nb201.derive) == (240, 64, "nb201", None)
+    assert (darts.epochs, darts.batch_size, darts.protocol, darts.derive) == (250, 256, "darts", "gdas")
+    plain = make_config("darts", "darts", op_weights="gumbel")  # control: the form alone keeps DARTS' schedule
+    assert (plain.epochs, plain.step_order, plain.nesterov, plain.derive) == (50, "arch-first", False, None)

@@ -1,7 +1,9 @@
 """dartslib's modules import each other without cycles, and its core never imports the book's own code.
 
-Every import counts, also those inside functions (a lazy import only hides a cycle from import time); imports
-under ``if TYPE_CHECKING:`` are annotations, not dependencies, and are left out.
+Every import counts: those inside functions (a lazy import only hides a cycle from import time) and those under
+``if TYPE_CHECKING:`` (an annotation that names a module above is a dependency for the reader and for a type
+checker, and a cycle through one is a cycle). :func:`import_graph` with ``annotations=False`` leaves the latter
+out, for the controls that show the difference.
 """
 from __future__ import annotations
 
@@ -46,14 +48,15 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
-def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
-    """``{module: modules of the package it imports}``, for every module under ``root``."""
+def import_graph(root: Path = PACKAGE, annotations: bool = True) -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}``, for every module under ``root``; ``annotations=False``
+    leaves out the imports under ``if TYPE_CHECKING:``."""
     modules = _modules(root)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         tree = ast.parse(path.read_text())
-        skip = _type_checking_nodes(tree)
+        skip = set() if annotations else _type_checking_nodes(tree)
         deps: set[str] = set()
         for node in ast.walk(tree):
             if id(node) in skip:
@@ -162,5 +165,24 @@ def test_the_checks_find_a_cycle_and_a_book_import(tmp_path, lazy):
     body = "def f():\n    from .a import y\n" if lazy else "from .a import y\n"
     (pkg / "b.py").write_text(body + "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .c import z\n")
     (pkg / "c.py").write_text("from .b import w\n")
+    assert cycles(import_graph(pkg, annotations=False)) == [["dartslib.a", "dartslib.b"]]  # b -> c: annotation only
+    assert cycles(import_graph(pkg)) == [["dartslib.a", "dartslib.b", "dartslib.c"]]  # counted: one circle of three
+
+
+@pytest.mark.parametrize("guard", ["TYPE_CHECKING", "typing.TYPE_CHECKING"])
+def test_a_cycle_made_only_by_type_checking_imports_is_found(tmp_path, guard):
+    """Control: the circle ``hooks -> engine.loop -> hooks`` that typing a hook's argument as the ``Search``
+    once made, with the upward half only under ``if TYPE_CHECKING:`` (spelled either way), is a cycle, and the
+    upward import is one too; leaving annotations out (what this file did before) misses both."""
+    pkg = tmp_path / "dartslib"
+    (pkg / "engine").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine" / "__init__.py").write_text("")
+    (pkg / "engine" / "loop.py").write_text("from dartslib.hooks import SearchHook\n")
+    (pkg / "hooks.py").write_text(f"import typing\nfrom typing import TYPE_CHECKING\nif {guard}:\n"
+                                  "    from dartslib.engine.loop import Search\n")
     graph = import_graph(pkg)
-    assert cycles(graph) == [["dartslib.a", "dartslib.b"]]  # b -> c is annotation-only: no b, c cycle
+    assert cycles(graph) == [["dartslib.engine.loop", "dartslib.hooks"]]
+    assert upward_imports(graph) == {"dartslib.hooks": ["dartslib.engine.loop"]}
+    blind = import_graph(pkg, annotations=False)
+    assert cycles(blind) == [] and upward_imports(blind) == {}

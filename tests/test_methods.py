@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from dartslib import build_supernet, make_config
-from dartslib.methods.aux_skip import AuxiliarySkip, add_auxiliary_skips, beta_schedule, set_aux_beta
+from dartslib.methods.aux_skip import AuxiliarySkip, add_auxiliary_skips, aux_beta, beta_schedule, set_aux_beta
 from dartslib.cli import main
 from dartslib.arch.derive import derive
 from dartslib.diagnostics.entropy import summed_entropy
 from dartslib.methods.presets import METHODS, build_hooks, prepare_supernet
 from dartslib.space.op_weights import SparseSmoothWeights
 from dartslib.engine.loop import Search, SearchInterrupted, StepContext, search
-from dartslib.methods.skip_noise import SkipNoise, noise_std, set_skip_noise
+from dartslib.methods.skip_noise import SkipNoise, noise_std, set_skip_noise, skip_noise_std
 from dartslib.space.supernet import MixedEdge
 from dartslib.methods.temperature import TemperatureMixing, p_schedule
 from dartslib.methods.zero_one import ZeroOneLoss, zero_one_loss
@@ -249,9 +249,9 @@ def test_skip_noise_only_on_stride_one_edges():
     model = build_supernet("darts", C=4, layers=3)
     set_skip_noise(model, 0.7)
     edges = [m for m in model.modules() if isinstance(m, MixedEdge)]
-    assert {e.skip_noise_std for e in edges if e.stride == 1} == {0.7}
+    assert {skip_noise_std(e) for e in edges if e.stride == 1} == {0.7}
     stride2 = [e for e in edges if e.stride == 2]
-    assert len(stride2) == 2 * 8 and {e.skip_noise_std for e in stride2} == {0.0}  # 8 input edges x 2 reductions
+    assert len(stride2) == 2 * 8 and {skip_noise_std(e) for e in stride2} == {0.0}  # 8 input edges x 2 reductions
 
 
 def test_temperature_mixing_draws_and_sets_the_form():
@@ -325,7 +325,7 @@ def test_auxiliary_skip_module():
     assert torch.allclose(edge(x, w), plain + 0.5 * x, atol=1e-6)  # the 1x1 conv starts as the identity
     hook = AuxiliarySkip("linear", 1.0)
     hook.before_step(edge, StepContext(3, 10, 0, 5))
-    assert edge.aux_beta == pytest.approx(0.7) and hook.describe() == {"aux_beta": pytest.approx(0.7)}
+    assert aux_beta(edge) == pytest.approx(0.7) and hook.describe() == {"aux_beta": pytest.approx(0.7)}
 
 
 def test_switches_off_leave_the_supernet_unchanged():
@@ -350,7 +350,7 @@ def test_skip_noise_only_in_training_mode():
     assert 0.3 < noisy.std().item() < 0.7
     hook = SkipNoise(1.0)
     hook.before_step(edge, StepContext(25, 50, 0, 1))
-    assert edge.skip_noise_std == pytest.approx(0.5) and hook.describe() == {"skip_noise_std": pytest.approx(0.5)}
+    assert skip_noise_std(edge) == pytest.approx(0.5) and hook.describe() == {"skip_noise_std": pytest.approx(0.5)}
 
 
 def test_summed_entropy():
@@ -416,7 +416,8 @@ def test_every_preset_runs_on_nb201(method):
     assert result.genotype.startswith("|") and len(result.history) == 2
 
 
-@pytest.mark.parametrize("method, space", [("fairdarts", "darts-nonone"), ("darts-m2", "darts")])
+@pytest.mark.parametrize("method, space", [("fairdarts", "darts-nonone"), ("darts-m2", "darts"), ("gdas", "darts"),
+                                           ("pc-darts", "darts")])
 def test_darts_topology_presets_run(method, space):
     result = search(make_config(method, space, "toy", **{**TINY, "epochs": 1, "max_steps_per_epoch": 1}),
                     progress=False)

@@ -24,6 +24,13 @@ def page(body: str) -> str:
 </section></article></main><footer>REPLACE nothing</footer></body></html>"""
 
 
+def figure_output(css_width_px: int, attribute: bool = False) -> str:
+    """A cell's figure as the build writes it: a retina PNG whose <img> gets half its pixel width."""
+    size = f'width="{css_width_px}"' if attribute else f'style="width: {css_width_px}px; height: 211px;"'
+    return ('<div class="cell docutils container"><div class="cell_output docutils container">'
+            f'<img alt="_images/f97e.png" src="_images/f97e.png" {size} /></div></div>')
+
+
 def code_cell(lines: int, tags: str = "", toggle: bool = False) -> str:
     code = "\n".join(f'<span class="n">x{i}</span> <span class="o">=</span> <span class="mi">{i}</span>'
                      for i in range(lines))
@@ -48,6 +55,8 @@ it costs $5 of nothing (a dollar sign alone is text).</p>
 <div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>
 searches: 100%|##########| 8/8
 </pre></div></div></div></div>
+""" + figure_output(611) + figure_output(820) + """
+<p><img alt="the story" src="_static/story.png" style="width: 100%;" /></p>
 """)
 
 CONTROLS = {
@@ -85,6 +94,10 @@ CONTROLS = {
     "long visible code": [
         page(code_cell(26)),
         page(code_cell(122, tags="tag_some-other-tag")),
+    ],
+    "figure widths": [
+        page(figure_output(1011)),   # a 10-in figure: shrunk to 790 px, its 9-pt ticks show at 7.3 pt
+        page(figure_output(851, attribute=True)),
     ],
 }
 
@@ -138,6 +151,27 @@ def test_source_rules_on_control_sources(tmp_path):
     assert pc.source_findings(long_visible) and pc.source_findings(words) and pc.source_findings(md)
     assert not pc.source_findings(long_hidden) and not pc.source_findings(hidden_words)
     assert not pc.source_findings(comment)
+
+
+def test_figure_source_rules_on_control_sources(tmp_path):
+    wide = _write_notebook(tmp_path / "a.ipynb", [("code", "with plots.style():\n    fig = new_figure(10.5, 3)", [])])
+    figsize = _write_notebook(tmp_path / "b.ipynb", [("code", "fig = Figure(figsize=(9.6, 2.8))", [])])
+    small = _write_notebook(tmp_path / "c.ipynb", [("code", 'ax.legend(loc="upper left", fontsize=7)', [])])
+    ticks = _write_notebook(tmp_path / "d.ipynb", [("code", 'ax.tick_params(axis="x", labelsize=6.5)', [])])
+    named = _write_notebook(tmp_path / "e.ipynb", [("code", 'ax.text(0, 0, "x", fontsize="small")', [])])
+    fine = _write_notebook(tmp_path / "f.ipynb", [
+        ("code", "fig = new_figure(8.0, 3)\nsns.stripplot(x, size=3)\nax.text(0, 0, 'x', fontsize=9)\n"
+                 "fig = new_figure(2.1 * len(runs), 2)  # computed: the page check sees it", []),
+        ("markdown", "A figure 10 in wide: `new_figure(10.5, 3)` (prose, not code).", [])])
+    for control in (wide, figsize, small, ticks, named):
+        assert pc.figure_source_findings(control), control.name
+    assert not pc.figure_source_findings(fine)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "nbs").glob("*.ipynb")), ids=lambda p: p.name)
+def test_chapter_figures_are_at_most_the_page_width_and_no_font_is_below_9_pt(path):
+    findings = pc.figure_source_findings(path)
+    assert not findings, "\n".join(findings)
 
 
 SOURCES = sorted((ROOT / "nbs").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))

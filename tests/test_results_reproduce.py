@@ -45,7 +45,7 @@ import pytest
 import torch
 
 from dartslib.engine.config import SearchConfig
-from dartslib.engine.loop import Search, SearchHook, SearchInterrupted
+from dartslib.engine.loop import EpochContext, Search, SearchHook, SearchInterrupted
 from dartslib.diagnostics.first_step import first_step_values
 from dartslib.engine.machine import arithmetic_fingerprint
 
@@ -76,9 +76,9 @@ class StopAfter(SearchHook):
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
 
-    def on_epoch_end(self, search: Search, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, ctx: EpochContext, record: dict[str, Any]) -> None:
         if record["epoch"] >= self.epochs:
-            search.request_stop()
+            ctx.request_stop()
 
 
 def rerun(epochs: int) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Deriving a discrete architecture from op weights.
 
-Three rules:
+Four rules:
 
 * :func:`derive_darts` - DARTS (Liu et al., 2019, Sec. 2.4): for each intermediate node keep the two
   incoming edges whose strongest non-``none`` op weighs most, and on each the argmax non-``none`` op.
@@ -9,6 +9,9 @@ Three rules:
   passing op); per node at most ``max_edges`` (2) such edges, the strongest first; the result uses
   (op, to, from) triples, so a node may end with 0, 1 or 2 inputs.
 * :func:`derive_nb201` - NAS-Bench-201: argmax over all ops (``none`` included) of each edge.
+* :func:`derive_gdas` - GDAS' DARTS-space rule (Dong & Yang, 2019; the authors' code): for each intermediate
+  node the two strongest (op, input) pairs over every non-``none`` op of every incoming edge, so both may
+  come from the same input.
 
 All rules take ``{cell_type: (num_edges, num_ops)}`` op weights as tensors or nested lists.
 """
@@ -22,7 +25,7 @@ from dartslib.arch.genotype import Genotype
 from dartslib.arch.nb201 import format_nb201_arch
 from dartslib.space.spaces import SearchSpace, get_space
 
-__all__ = ["derive_darts", "derive_threshold", "derive_nb201", "derive", "DERIVATION_RULES"]
+__all__ = ["derive_darts", "derive_threshold", "derive_nb201", "derive_gdas", "derive", "DERIVATION_RULES"]
 
 WeightsLike = Mapping[str, "torch.Tensor | Sequence[Sequence[float]]"]
 
@@ -163,7 +166,34 @@ def derive_nb201(op_weights: WeightsLike, space: str | SearchSpace = "nb201") ->
     return format_nb201_arch([space.ops_of("cell", e)[int(w[e].argmax())] for e in range(w.shape[0])])
 
 
-DERIVATION_RULES = ("darts", "threshold", "nb201")
+def _gdas_cell(space: SearchSpace, cell_type: str, w: torch.Tensor) -> list[tuple[str, int]]:
+    _check_shape(space, cell_type, w)
+    chosen: list[tuple[str, int]] = []
+    for node in sorted({to for to, _ in space.edges}):
+        pairs = [(w[e, k].item(), op, src) for e, (to, src) in enumerate(space.edges) if to == node
+                 for k, op in enumerate(space.ops_of(cell_type, e)) if op != "none"]
+        pairs.sort(key=lambda p: -p[0])  # stable: ties keep the (input, op) order, as the code's sorted()
+        chosen.extend((op, src) for _, op, src in pairs[:2])
+    return chosen
+
+
+def derive_gdas(op_weights: WeightsLike, space: str | SearchSpace = "darts") -> Genotype:
+    """GDAS' DARTS-space rule (Dong & Yang, 2019), as the authors' code derives a cell (``D-X-Y/AutoDL-Projects``,
+    ``xautodl/models/cell_searchs/search_model_gdas_nasnet.py``, ``NASNetworkGDAS.genotype``; the same in
+    ``search_model_gdas_frc_nasnet.py``): per node, every (op, input) pair of its incoming edges except
+    ``none``, ranked by its weight (the softmax of the alphas; a stable sort, so ties keep the input-then-op
+    order); the two strongest are kept, strongest first. Unlike DARTS' rule (:func:`derive_darts`), which
+    keeps two different inputs and one op on each, both pairs may come from one input (two ops on one edge).
+    Both cells are derived by it (the code's FRC variant searches only the normal cell)."""
+    space = get_space(space)
+    if space.topology != "darts":
+        raise ValueError(f"the GDAS rule needs a DARTS-topology space, not {space.name!r}")
+    normal = _gdas_cell(space, "normal", _as_tensor(op_weights["normal"]))
+    reduce = _gdas_cell(space, "reduce", _as_tensor(op_weights["reduce"]))
+    return Genotype(normal=normal, normal_concat=[2, 3, 4, 5], reduce=reduce, reduce_concat=[2, 3, 4, 5])
+
+
+DERIVATION_RULES = ("darts", "threshold", "nb201", "gdas")
 
 
 def derive(op_weights: WeightsLike, space: str | SearchSpace, rule: str | None = None,
@@ -177,4 +207,6 @@ def derive(op_weights: WeightsLike, space: str | SearchSpace, rule: str | None =
         return derive_threshold(op_weights, space, **options)
     if rule == "nb201":
         return derive_nb201(op_weights, space)
+    if rule == "gdas":
+        return derive_gdas(op_weights, space)
     raise ValueError(f"unknown derivation rule {rule!r}; choose from: {', '.join(DERIVATION_RULES)}")

@@ -64,6 +64,7 @@ from dartslib import build_supernet, derive, diagnostics, get_space, make_config
 from dartslib.book import toys
 from dartslib.viz import plots
 from dartslib.viz.plots import band
+from dartslib.viz.style import MAX_FIGURE_WIDTH_IN, MIN_DISPLAY_PT
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.device import model_device, synchronize, to_device
 from dartslib.book.explorer import Explorer
@@ -117,7 +118,12 @@ def new_figure(width: float, height: float) -> Figure:
     """A chapter's own figure, ``width`` x ``height`` inches, constrained layout, built without pyplot.
 
     Draw it inside ``with plots.style():`` so it matches the library's figures; a cell that ends with the
-    figure shows it."""
+    figure shows it. ``width`` is at most :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN` (8 in): the page shrinks
+    a wider figure to its text column, and its 9-pt text would display smaller than 9 pt
+    (:func:`~dartslib.viz.style.displayed_font_pt`); put more panels in a second row instead."""
+    if width > MAX_FIGURE_WIDTH_IN + 1e-9:
+        raise ValueError(f"new_figure: a figure {width:g} in wide is shrunk on the page and its text displays below "
+                         f"{MIN_DISPLAY_PT:g} pt; at most {MAX_FIGURE_WIDTH_IN:g} in (put panels in two rows)")
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -318,8 +324,8 @@ def _glue_costs(name: str) -> None:
             glue(f"cost_{scale}_status", row["status"], display=False)
 
 
-def _search(config: Any, out_dir: Path | None, hooks: list | None, threads: int,
-            ignore_warnings: tuple[type[Warning], ...] = ()) -> Any:
+def _search(config: dartslib.SearchConfig, out_dir: Path | None, hooks: list | None, threads: int,
+            ignore_warnings: tuple[type[Warning], ...] = ()) -> dartslib.SearchResult:
     """``search(config, out_dir)``; a run already in ``out_dir`` (small/paper scale: the folder is kept) is
     loaded when finished and resumed when interrupted, after checking it is a run of ``config``."""
     torch.set_num_threads(threads)

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dartslib.viz.plots import style
+from dartslib.viz.style import MAX_FIGURE_WIDTH_IN
 
 __all__ = ["Explorer"]
 
@@ -36,7 +37,8 @@ class Explorer:
         value_format: how a value is written on the slider and in panel titles.
         progress: show a (text) progress bar over the values while computing.
         sharey: panels of the static figure share their y axis (the usual case: compare the settings).
-        panel_size: ``(width, height)`` of one panel in inches.
+        panel_size: ``(width, height)`` of one panel in inches; the static figure puts as many panels in a row
+            as fit in :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN` (so that its text stays legible on the page).
     """
 
     def __init__(self, knob: str, values: Sequence[Any], compute: Callable[[Any], Any], draw: Draw, *,
@@ -77,13 +79,17 @@ class Explorer:
         return fig
 
     def static_figure(self, ncols: int | None = None) -> Figure:
-        """Every value's panel side by side (rows of ``ncols``, default: all in one row up to 5)."""
+        """Every value's panel, in rows of ``ncols`` (default: as few rows as the panels that fit in
+        :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN`, at most 5 a row, allow, and the panels spread evenly
+        over them: 4 panels that fit 3 a row are 2 + 2)."""
         n = len(self.values)
-        ncols = min(n, 5) if ncols is None else max(1, min(ncols, n))
-        nrows = -(-n // ncols)
         width, height = self.panel_size
+        fit = min(5, max(1, int(MAX_FIGURE_WIDTH_IN // width)))
+        ncols = -(-n // -(-n // fit)) if ncols is None else max(1, min(ncols, n))
+        nrows = -(-n // ncols)
         with style():
-            fig = Figure(figsize=(width * ncols, height * nrows + 0.3), layout="constrained")
+            fig = Figure(figsize=(min(width * ncols, MAX_FIGURE_WIDTH_IN), height * nrows + 0.3),
+                         layout="constrained")
             axes = fig.subplots(nrows, ncols, sharey=self.sharey, squeeze=False).ravel()
             for i in range(n):
                 self._draw_panel(axes[i], i)

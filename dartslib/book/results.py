@@ -33,13 +33,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from dartslib.arch.architecture import parse_architecture
+from dartslib.diagnostics.measures import ies
+from dartslib.diagnostics.recording import Run, load_run
 from dartslib.engine.machine import machine_label
 from dartslib.space.ops import PARAMETER_FREE_OPS
-from dartslib.diagnostics.recording import Run, load_run
 
-#: op names counted as parameter-free in a derived cell
-PARAMETER_FREE: frozenset[str] = frozenset(PARAMETER_FREE_OPS) | {"none", "skip_connect", "avg_pool_3x3",
-                                                                 "max_pool_3x3"}
+#: op names counted as parameter-free in a derived cell (:data:`dartslib.space.ops.PARAMETER_FREE_OPS`: none, skip,
+#: pooling, noise)
+PARAMETER_FREE: frozenset[str] = frozenset(PARAMETER_FREE_OPS)
 #: the two retrained control cells: every edge a 3x3 convolution, every edge a skip connection
 CONTROL_CELLS: dict[str, str] = {
     "ctrl-conv3x3": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
@@ -61,8 +63,13 @@ RESULTS_ENV = "DARTSLIB_RESULTS"
 
 
 def cell_ops(genotype: str) -> list[str]:
-    """The op of each edge of an NB201 architecture string, in edge order."""
-    return [tok.split("~")[0] for tok in genotype.strip().strip("|").replace("|+|", "|").split("|")]
+    """The op of each edge of an NB201 architecture string, in edge order (parsed by
+    :func:`dartslib.arch.parse_architecture`; ValueError, naming the position, for anything else)."""
+    arch = parse_architecture(genotype, allow_empty=True)  # an all-none cell is a cell a search may derive
+    if arch.topology != "nb201":
+        raise ValueError(f"cell_ops reads an NB201 architecture string (|op~0|+|...), got a DARTS genotype "
+                         f"{str(arch)[:60]!r}")
+    return list(arch.ops)
 
 
 def param_free_count(genotype: str) -> int:
@@ -76,12 +83,6 @@ def cell_name(genotype: str) -> str:
         if g == genotype:
             return name
     return "cell-" + hashlib.sha1(genotype.encode()).hexdigest()[:8]
-
-
-def _ies(weights: np.ndarray) -> float:
-    """Sum over edges of the entropy of the edge's normalised op weights (Zhang & Ding, 2023, Eq. 21)."""
-    p = weights / weights.sum(axis=-1, keepdims=True)
-    return float(-(p * np.log(np.where(p > 0, p, 1.0))).sum())
 
 
 @dataclass
@@ -187,7 +188,7 @@ class CollapseRun:
         return {"method": self.method, "seed": self.seed, "genotype": self.genotype,
                 "param_free": int(counts[-1]), "skips": int(self.skips_per_epoch[-1]),
                 "first_over_half": float(self.epochs[over[0]]) if len(over) else math.nan,
-                "ies": _ies(weights[-1]), "ies_epoch1": _ies(weights[0]),
+                "ies": ies({"cell": weights[-1]}), "ies_epoch1": ies({"cell": weights[0]}),
                 "skip_weight": float(weights[-1][:, self.ops.index("skip_connect")].mean()),
                 "supernet_acc": metrics.get(f"{split}_acc", math.nan), "eval_split": split,
                 "seconds": metrics.get("seconds", math.nan), "epochs": len(self.history),

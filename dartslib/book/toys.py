@@ -71,6 +71,7 @@ from torch import nn
 from dartslib.engine import steps as _steps
 from dartslib.engine.config import SearchConfig
 from dartslib.diagnostics.entropy import summed_entropy
+from dartslib.methods.aux_skip import aux_beta
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.space.op_weights import OpWeightForm, build_op_weight_form
 from dartslib.engine.loop import SearchHook, StepContext
@@ -235,11 +236,11 @@ def toy_forward(x: torch.Tensor, ops: Sequence[str], conv_weights: torch.Tensor,
 
 # ------------------------------------------------------------------------------------------ the supernet
 class ToyEdge(MixedEdge):
-    """One seed's mixed edge of the toy, as the method hooks see an edge: it holds what they set on a
-    :class:`~dartslib.space.supernet.MixedEdge` (``aux_skip`` and ``aux_beta`` from
-    :func:`dartslib.methods.aux_skip.add_auxiliary_skips` and :class:`~dartslib.methods.aux_skip.AuxiliarySkip`,
-    ``skip_noise_std``); :class:`ToySupernet` reads them and computes every seed's edges at once
-    (:func:`toy_forward`), so the edge itself has no ops and no forward of its own."""
+    """One seed's mixed edge of the toy, as the method switches see an edge: they inject their edge
+    extensions into it (:mod:`dartslib.space.extensions`; DARTS-' auxiliary branch from
+    :func:`dartslib.methods.aux_skip.add_auxiliary_skips`, whose beta :class:`~dartslib.methods.aux_skip.AuxiliarySkip`
+    sets); :class:`ToySupernet` reads them (:func:`dartslib.methods.aux_skip.aux_beta`) and computes every seed's
+    edges at once (:func:`toy_forward`), so the edge itself has no ops and no forward of its own."""
 
     def __init__(self, ops: Sequence[str]) -> None:
         super().__init__((), WIDTH, 1)  # no image ops: the toy's are computed batched
@@ -269,7 +270,7 @@ class ToySeed(nn.Module):
 
     def aux_betas(self) -> list[float]:
         """``beta`` of every edge's auxiliary skip (0 where it has none)."""
-        return [edge.aux_beta if edge.aux_skip is not None else 0.0 for edge in self.edges]
+        return [aux_beta(edge) for edge in self.edges]
 
 
 class ToySupernet(nn.Module):

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any, ContextManager, Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ from dartslib.device import batches_on, model_device, to_device
 from dartslib.diagnostics.entropy import edge_entropies
 from dartslib.arch.architecture import ArchitectureLike, parse_architecture
 from dartslib.arch.genotype import Genotype
+from dartslib.space.extensions import supernet_only_off
 from dartslib.space.ops import PARAMETER_FREE_OPS
 from dartslib.space.spaces import NB201_EDGES, SearchSpace, get_space
 
@@ -305,18 +306,11 @@ def set_measurement_mode(model: nn.Module, bn: str = "batch") -> None:
                 module.train()
 
 
-@contextmanager
-def without_auxiliary_skips(model: nn.Module) -> Iterator[nn.Module]:
-    """Switch DARTS-' auxiliary skips (``aux_beta`` of the mixed edges) off for the block: a derived
-    architecture has none."""
-    saved = [(m, m.aux_beta) for m in model.modules() if getattr(m, "aux_beta", 0.0)]
-    try:
-        for m, _ in saved:
-            m.aux_beta = 0.0
-        yield model
-    finally:
-        for m, beta in saved:
-            m.aux_beta = beta
+def without_auxiliary_skips(model: nn.Module) -> ContextManager[nn.Module]:
+    """Switch off, for the block, every edge extension a derived architecture does not have (DARTS-' auxiliary
+    skips, :attr:`dartslib.space.extensions.EdgeExtension.supernet_only`): the discretised supernet then
+    computes what the derived cells compute. :func:`dartslib.space.extensions.supernet_only_off`."""
+    return supernet_only_off(model)
 
 
 def accuracy(model: nn.Module, batches: Batches, op_weights: Mapping[str, torch.Tensor] | None = None,
@@ -434,7 +428,7 @@ def discretization_gap(model: nn.Module, batches: Batches, genotype: Genotype | 
         weights = model.op_weights()
     if genotype is None:  # as the search derives it (SP-DARTS' form derives at t_sp, not at its current t)
         with torch.no_grad():
-            derivation = {ct: model.op_weight_form.derivation_weights(a) for ct, a in model.arch_params.items()}
+            derivation = model.derivation_weights()
         genotype = derive(derivation, space, rule, **dict(derive_options or {}))
     discrete = one_hot_op_weights(genotype, space, like=weights)
     if keep_weight:

@@ -45,7 +45,7 @@ from dartslib.diagnostics.measures import (
     as_arrays, discretization_gap, dominant_ops, ies, is_exclusive, num_parametric, preserved_state, skip_count,
     take_batches
 )
-from dartslib.hooks import SearchHook
+from dartslib.hooks import EpochContext, SearchHook
 from dartslib.space.spaces import SearchSpace, get_space
 
 __all__ = ["DiagnosticsRecorder", "parse_diagnostics_spec", "Run", "load_run", "as_run", "metric_series",
@@ -100,45 +100,45 @@ class DiagnosticsRecorder(SearchHook):
     def _due(every: int, epoch: int, epochs: int) -> bool:
         return epoch % every == 0 or epoch == epochs
 
-    def on_epoch_end(self, search: Any, record: dict[str, Any]) -> None:
-        epoch, epochs = record["epoch"], search.config.epochs
+    def on_epoch_end(self, ctx: EpochContext, record: dict[str, Any]) -> None:
+        epoch, epochs = record["epoch"], ctx.epochs
         if not self._due(self.every, epoch, epochs):
             return
-        record["diagnostics"] = self.measure(search, epoch, hessian=self._due(self.hessian_every, epoch, epochs),
+        record["diagnostics"] = self.measure(ctx, epoch, hessian=self._due(self.hessian_every, epoch, epochs),
                                              landscape=self._due(self.landscape_every, epoch, epochs))
 
-    def measure(self, search: Any, epoch: int, hessian: bool = True, landscape: bool = True) -> dict[str, Any]:
-        """The enabled measurements of ``search.model`` now (``epoch`` picks the data pass of the batches;
+    def measure(self, ctx: EpochContext, epoch: int, hessian: bool = True, landscape: bool = True) -> dict[str, Any]:
+        """The enabled measurements of ``ctx.model`` now (``epoch`` picks the data pass of the batches;
         ``hessian`` / ``landscape`` False skip those two even when enabled)."""
         from dartslib.diagnostics.grad_correlation import gradient_correlation, op_weight_gradients
         from dartslib.diagnostics.hessian import alpha_hessian_eigenvalue
         from dartslib.diagnostics.landscape import accuracy_landscape
 
-        model, cfg = search.model, search.config
+        model, cfg = ctx.model, ctx.config
         started = time.perf_counter()
         out: dict[str, Any] = {"bn": self.bn}
         with preserved_state(model):
             if self.gap:
-                batches = take_batches(search.held_out.epoch(0), self.eval_batches)
+                batches = take_batches(ctx.held_out.epoch(0), self.eval_batches)
                 out["discretization"] = discretization_gap(model, batches, None, cfg.derive, cfg.derive_options,
                                                            self.bn)
             if self.gradients:
                 pass_index = max(epoch - 1, 0)
-                weight_batch = next(iter(search.train_batches.epoch(pass_index)))
+                weight_batch = next(iter(ctx.train_batches.epoch(pass_index)))
                 if cfg.update == "single-level":
                     arch_batch = weight_batch
                 else:
-                    arch_batch = next(iter(search.arch_stream.iterator.epoch(pass_index)))
+                    arch_batch = next(iter(ctx.arch_batches.epoch(pass_index)))
                 out["grad_correlation"] = gradient_correlation(model, weight_batch, arch_batch).to_dict()
                 cell_types, grads = op_weight_gradients(model, arch_batch)
                 out["op_weight_grads"] = {"cell_types": cell_types, "grads": [g.tolist() for g in grads]}
             if self.hessian and hessian:
-                batches = take_batches(search.held_out.epoch(0), max_samples=self.hessian_samples)
+                batches = take_batches(ctx.held_out.epoch(0), max_samples=self.hessian_samples)
                 out["hessian_eigenvalue"] = alpha_hessian_eigenvalue(model, batches, self.hessian,
                                                                      iters=self.hessian_iters, seed=self.seed)
                 out["hessian_method"] = self.hessian
             if self.landscape and landscape:
-                batches = take_batches(search.held_out.epoch(0), self.landscape_batches)
+                batches = take_batches(ctx.held_out.epoch(0), self.landscape_batches)
                 out["landscape"] = accuracy_landscape(model, batches, self.landscape_span, self.landscape_points,
                                                       seed=self.seed, bn=self.bn).to_dict()
         out["seconds"] = time.perf_counter() - started

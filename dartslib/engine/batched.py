@@ -70,9 +70,11 @@ from dartslib.engine.loop import (
     Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
 )
 from dartslib.engine.run import stop_on_signals
+from dartslib.methods.presets import prepare_supernet
+from dartslib.space.extensions import EdgeExtension
 from dartslib.space.op_weights import SigmoidWeights, SoftmaxWeights, SparseSmoothWeights
 from dartslib.space.supernet import (
-    DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet
+    DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet, build_supernet
 )
 
 __all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "draws_globally", "batched_search",
@@ -111,6 +113,24 @@ def check_batchable(configs: Sequence[SearchConfig]) -> None:
         raise ValueError(f"batched seeds support DARTS' search protocol only (method {c.method}: protocol "
                          f"{c.protocol}, step order {c.step_order}, lr schedule {c.lr_schedule}, "
                          f"nesterov {c.nesterov})")
+    unstackable = _unstackable_extensions(c)
+    if unstackable:
+        raise ValueError(f"batched seeds do not support {', '.join(unstackable)} (method {c.method}): no "
+                         f"seed-batched forward")
+
+
+def _unstackable_extensions(config: SearchConfig) -> list[str]:
+    """The extensions (:mod:`dartslib.space.extensions`) the config's switches put into the supernet that the
+    batched forward cannot run: edge extensions without ``stackable``, and any architecture parameters beside
+    the alphas. Found by preparing the supernet on the 'meta' device (shapes only, nothing allocated)."""
+    with torch.device("meta"):
+        model = build_supernet(config.space, C=config.C, layers=config.layers, num_classes=10,
+                               cells_per_stage=config.cells_per_stage, op_weights=config.op_weights)
+        prepare_supernet(model, config)
+    names = {f"the edge extension {m.name}" for m in model.modules()
+             if isinstance(m, EdgeExtension) and not type(m).stackable}
+    names.update(f"the architecture parameters {name}" for name in model.arch_extensions)
+    return sorted(names)
 
 
 def draws_globally(config: SearchConfig) -> bool:
@@ -277,20 +297,48 @@ class SeedBatchedSupernet:
 
     def _mixed(self, edge: MixedEdge, x: Tensor, w: Tensor, share: NodeShare | None,
                out: Tensor | None = None) -> Tensor:
-        """``out + sum_i w_i * op_i(x)`` per seed (``out``: the node's sum so far, or None); ``w`` is
-        ``(M, S*C, 1, 1)``. The same sum as :class:`~dartslib.space.supernet.MixedEdge`, fused where the maths
-        allow: an op that ends in an affine-free BN takes ``w_i`` as that BN's scale (``w * BN(z)`` is BN
-        with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once.
-        The edge's method extras, read from each seed's own edge, as ``MixedEdge.forward``: skip noise on
-        ``skip_connect``'s output (training mode, each seed's std, drawn from its own stream) and DARTS-'
-        auxiliary skip ``+ beta * aux_skip(x)`` outside the weighted sum (each seed's beta)."""
+        """``out + edge(x)`` per seed (``out``: the node's sum so far, or None); ``w`` is ``(M, S*C, 1, 1)``.
+        The edge's extensions (:mod:`dartslib.space.extensions`: DARTS-' auxiliary skip, the skip noise), read
+        from each seed's own edge, run through their ``stacked_*`` methods, nested as ``MixedEdge.forward``
+        nests them, around the weighted sum :meth:`_mix`. That sum is accumulated into the node's sum ``out``
+        (one addition less per op), so a stacked ``forward_edge`` receives ``out`` + the weighted sum from ``mix``
+        and may only add to it (as a branch does)."""
+        if not edge.extensions:
+            return self._mix(edge, x, w, share, out, ())
         seed_edges = self._seed_edges[id(edge)]
-        noisy = (self.training and edge.skip_index is not None
-                 and any(e.skip_noise_std for e in seed_edges))
+        names = [name for name, e in edge.extensions.items() if e.active]
+        for seed_edge in seed_edges[1:]:
+            if [name for name, e in seed_edge.extensions.items() if e.active] != names:
+                raise ValueError("batched seeds need the same edge extensions on every seed's edge")
+        per_seed = [[seed_edge.extensions[name] for seed_edge in seed_edges] for name in names]
+        for extensions in per_seed:
+            if not type(extensions[0]).stackable:
+                raise ValueError(f"batched seeds do not support the edge extension {type(extensions[0]).__name__} "
+                                 f"({extensions[0].name})")
+
+        def wrapped(k: int, x_: Tensor) -> Tensor:
+            if k == len(per_seed):
+                return self._mix(edge, x_, w, share, out, per_seed)
+            cls = type(per_seed[k][0])
+            return cls.stacked_forward_edge(per_seed[k], edge, x_, lambda x2: wrapped(k + 1, x2), self)
+
+        return wrapped(0, x)
+
+    def _mix(self, edge: MixedEdge, x: Tensor, w: Tensor, share: NodeShare | None, out: Tensor | None,
+             per_seed: Sequence[Sequence[EdgeExtension]]) -> Tensor:
+        """``out + sum_i w_i * op_i(x)`` per seed, as :meth:`~dartslib.space.supernet.MixedEdge.mix`, fused where
+        the maths allow: an op that ends in an affine-free BN takes ``w_i`` as that BN's scale (``w * BN(z)`` is
+        BN with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once. An op
+        whose output an extension changes (``per_seed``: each extension in every seed's edge) is not fused."""
+        seed_edges = self._seed_edges[id(edge)] if per_seed else ()
         for i in edge.computed:
             op = edge.ops[i]
-            if noisy and i == edge.skip_index:
-                y = self._skip_noise(self._op(edge, i, x, share), [e.skip_noise_std for e in seed_edges])
+            changing = [exts for exts in per_seed
+                        if any(e.changes_op(se, i, self.training) for e, se in zip(exts, seed_edges))]
+            if changing:
+                y = self._op(edge, i, x, share)
+                for exts in changing:
+                    y = type(exts[0]).stacked_op_output(exts, edge, i, y, self)
                 out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
                 continue
             if isinstance(op, AvgPool3x3) and self.fuse:
@@ -304,30 +352,21 @@ class SeedBatchedSupernet:
                 continue
             y = self._op(edge, i, x, share)
             out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
-        if edge.aux_skip is not None:
-            betas = [e.aux_beta for e in seed_edges]
-            if any(betas):  # a seed whose beta is 0 adds nothing, as MixedEdge skips the branch
-                aux = self._module(edge.aux_skip, x)
-                if all(b == betas[0] for b in betas):
-                    out = out + betas[0] * aux
-                else:
-                    out = out + aux * self._per_channel(betas, aux)
         return out
 
-    def _per_channel(self, values: Sequence[float], like: Tensor) -> Tensor:
+    # the seed stack (dartslib.space.extensions.SeedStack) the extensions' stacked_* methods use
+    def module(self, m: nn.Module, x: Tensor) -> Tensor:
+        """Module ``m`` of the blueprint on every seed's channels of ``x`` ``(B, S*C, H, W)``, with each seed's weights."""
+        return self._module(m, x)
+
+    def per_channel(self, values: Sequence[float], like: Tensor) -> Tensor:
         """``(S*C, 1, 1)``: seed ``s``'s value on each of its ``C`` channels of ``like`` ``(B, S*C, H, W)``."""
         C = like.shape[1] // self.S
         v = torch.tensor(values, dtype=like.dtype, device=like.device)
         return v.repeat_interleave(C)[:, None, None]
 
-    def _skip_noise(self, y: Tensor, stds: Sequence[float]) -> Tensor:
-        """``y + std_s * N(0, 1)`` on seed ``s``'s channels of ``y`` ``(B, S*C, H, W)``, as ``MixedEdge._noisy``
-        (nothing drawn for a seed whose std is 0)."""
-        normals = self._seed_normals(y, [bool(std) for std in stds])
-        C = y.shape[1] // self.S
-        parts = [std * n if n is not None else y.new_zeros((y.shape[0], C, *y.shape[2:]))
-                 for std, n in zip(stds, normals)]
-        return y + torch.cat(parts, dim=1)
+    def seed_normals(self, like: Tensor, draw: Sequence[bool] | None = None) -> list[Tensor | None]:
+        return self._seed_normals(like, draw)
 
     def _seed_normals(self, like: Tensor, draw: Sequence[bool] | None = None) -> list[Tensor | None]:
         """``N(0, 1)`` of seed ``s``'s shape ``(B, C, H, W)`` of ``like`` ``(B, S*C, H, W)`` from seed ``s``'s own

@@ -30,19 +30,14 @@ from typing import Any
 from dartslib.data import DATASETS
 from dartslib.hooks import Knob, shown
 from dartslib.methods import switches as _switches
-from dartslib.methods.aux_skip import BETA_SCHEDULES
 from dartslib.methods.switches import PROTOCOLS, UPDATE_SCHEMES
-from dartslib.methods.zero_one import ZERO_ONE_KINDS
 from dartslib.space.spaces import get_space
 
-__all__ = ["SearchConfig", "SCALES", "PROTOCOLS", "UPDATE_SCHEMES", "ZERO_ONE_LOSSES", "AUX_SKIP_SCHEDULES",
-           "scale_overrides", "protocol_overrides", "make_config", "FIELDS", "field_knob", "validate_fields",
-           "COMMON_FIELDS",
+__all__ = ["SearchConfig", "SCALES", "PROTOCOLS", "UPDATE_SCHEMES", "scale_overrides", "protocol_overrides",
+           "make_config", "override_names", "FIELDS", "field_knob", "validate_fields", "COMMON_FIELDS",
            "MAX_SEED", "MAX_C", "MAX_LAYERS", "MAX_IMAGE_SIZE", "MAX_BATCH_SIZE", "MAX_EPOCHS", "check_device"]
 
 SCALES = ("toy", "small", "paper")
-ZERO_ONE_LOSSES = (None, *ZERO_ONE_KINDS)  # the values of zero_one_loss, None: off (dartslib.methods.zero_one)
-AUX_SKIP_SCHEDULES = (None, *BETA_SCHEDULES)  # the values of aux_skip, None: off (dartslib.methods.aux_skip)
 LR_SCHEDULES = ("cosine", "cosine-step", "constant")
 STEP_ORDERS = ("arch-first", "weights-first")
 
@@ -53,7 +48,7 @@ MAX_LAYERS = 100       # 5 cells per NB201 stage, 224-pixel images), far below w
 MAX_IMAGE_SIZE = 1024  # any machine before a single step; the combination is estimated before allocating
 MAX_BATCH_SIZE = 65536  # (dartslib.engine.loop.Search, dartslib.cli count: the network is built on 'meta' first)
 MAX_EPOCHS = 10**6
-DEVICE_TYPES = ("cpu", "cuda", "mps")
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # the device types a search or a training runs on
 
 
 def check_device(value: Any) -> None:
@@ -150,7 +145,7 @@ def field_knob(name: str, knobs: tuple[Knob, ...] = FIELDS) -> Knob | None:
     return None
 
 
-def validate_fields(config: Any, knobs: tuple[Knob, ...]) -> None:
+def validate_fields(config: object, knobs: tuple[Knob, ...]) -> None:
     """Check every field of ``config`` that ``knobs`` declares; ValueError naming the first bad one."""
     for knob in knobs:
         knob.validate_value(getattr(config, knob.name))
@@ -186,7 +181,7 @@ class SearchConfig:
     # --- the methods' switches: their values are validated by the switches of dartslib.methods.switches.SWITCHES ---
     zero_one_loss: str | None = None  # None, "l01" (Chu et al., 2020, Eq. 7) or "l01-abs" (Eq. 9, the control)
     w01: float = 10.0               # weight of the zero-one loss (Chu et al., 2020, Eq. 8)
-    aux_skip: str | None = None     # DARTS-: None or the beta schedule, see AUX_SKIP_SCHEDULES
+    aux_skip: str | None = None     # DARTS-: None or the beta schedule (dartslib.methods.aux_skip.BETA_SCHEDULES)
     aux_skip_beta0: float = 1.0     # beta at the first epoch (Chu et al., 2021, Table 6)
     aux_skip_kind: str = "identity"  # "identity" (FactorizedReduce at stride 2) or "conv1x1" (the ablation)
     aux_skip_decay_epochs: int | None = None  # hold beta0, decay over the last N epochs only (long searches)
@@ -301,19 +296,54 @@ def protocol_overrides(protocol: str) -> dict[str, Any]:
             "step_order": "weights-first", "arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
 
 
-def make_config(method: str = "darts", space: str = "darts", scale: str = "paper", **overrides: Any) -> SearchConfig:
-    """Resolve defaults -> method preset -> scale -> ``overrides`` into a validated :class:`SearchConfig`.
+_ARGUMENTS = ("method", "space", "scale")  # the fields make_config takes as its arguments, not as overrides
 
-    ``None`` values in ``overrides`` are ignored (so unset CLI flags fall through). The preset sees the data
-    set the scale or the overrides choose (SP-DARTS tunes t_sp per data set), and may replace the space
-    (``darts-noskip`` searches ``SPACE-noskip``). A knob of a registered switch that is no config field
-    (:data:`dartslib.methods.switches.SWITCHES`) goes into ``method_options``.
+
+def override_names() -> list[str]:
+    """Every name :func:`make_config` takes as an override: the :class:`SearchConfig` fields but ``method``,
+    ``space`` and ``scale`` (its arguments), and every knob of a registered switch, those that are no field
+    included (``max_skip``, the ``method_options`` keys). ``sweep --set`` takes these keys."""
+    names = [f.name for f in dataclasses.fields(SearchConfig) if f.name not in _ARGUMENTS]
+    return names + [k.name for k in _switches.knobs() if k.name not in names]
+
+
+def make_config(method: str = "darts", space: str = "darts", scale: str = "paper", **overrides: Any) -> SearchConfig:
+    """Resolve defaults -> protocol -> method preset -> scale -> ``overrides`` into a validated :class:`SearchConfig`.
+
+    The one resolution of a search's config: the command line's flags (``python -m dartslib search``), a sweep's
+    ``--set KEY=VALUE`` and Python calls all come here, so the same values give the same config. An override is
+    a config field (:data:`FIELDS`) or a knob of a registered switch (:data:`dartslib.methods.switches.SWITCHES`):
+
+    * ``None`` is ignored (an unset flag falls through to the preset); a knob's ``off`` word
+      (``zero_one_loss="none"``) sets its field to None, replacing the preset's value;
+    * a knob that is no config field goes into ``method_options``;
+    * a knob with ``apply`` (``derive``, ``max_skip``) is checked, then applied to the resolved config after
+      every plain override, in the registry's order; what it changes in another field gives way to a field set
+      explicitly here (``derive="darts", derive_options={"max_skip": 2}`` keeps those options, where
+      ``derive="darts"`` alone drops the preset's options for its own rule).
+
+    The preset sees the data set the scale or the overrides choose (SP-DARTS tunes t_sp per data set), and may
+    replace the space (``darts-noskip`` searches ``SPACE-noskip``). Raises ValueError naming the first bad field
+    (or the unknown keys).
     """
     from dartslib.methods.presets import preset_overrides  # methods import config; keep the cycle out of import time
 
     get_space(space)
     scaled = scale_overrides(scale, space)
-    user = {k: v for k, v in overrides.items() if v is not None}
+    knobs = {k.name: k for k in _switches.knobs()}
+    user: dict[str, Any] = {}
+    applied: list[tuple[int, Knob, Any]] = []  # (registry position, knob, value)
+    for name, value in overrides.items():
+        knob = knobs.get(name)
+        if value is None:
+            continue
+        if knob is not None and knob.off is not None and value == knob.off:
+            user[knob.field] = None
+        elif knob is not None and knob.apply is not None:
+            knob.validate_value(value)
+            applied.append((list(knobs).index(name), knob, value))
+        else:
+            user[name] = value
     dataset = user.get("dataset", scaled.get("dataset", SearchConfig.dataset))  # presets may depend on it
     values: dict[str, Any] = {"method": method, "space": space, "scale": scale}
     values.update(protocol_overrides(user.get("protocol", SearchConfig.protocol)))
@@ -323,4 +353,18 @@ def make_config(method: str = "darts", space: str = "darts", scale: str = "paper
     values.update(user)
     if options:
         values["method_options"] = {**values.get("method_options", {}), **options}
+    if applied:
+        current = {f.name: _default(f) for f in dataclasses.fields(SearchConfig)}
+        current.update(values)
+        for _, knob, value in sorted(applied, key=lambda item: item[0]):
+            changes = knob.apply(current, value)
+            current.update({k: v for k, v in changes.items() if k == knob.field or k not in user})
+        values = current
     return SearchConfig.from_dict(values)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """The default value of dataclass field ``f``."""
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return f.default

@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+
+if TYPE_CHECKING:
+    from dartslib.engine.config import SearchConfig
 
 __all__ = ["Distributed", "current", "init", "close", "launched_by_torchrun", "GradientSync"]
 
@@ -109,7 +112,7 @@ class Distributed:
                              f"use --device cuda, or a gloo group for CPU processes")
         return device
 
-    def check(self, config: Any, dataset_sizes: Iterable[int]) -> None:
+    def check(self, config: SearchConfig, dataset_sizes: Iterable[int]) -> None:
         """Refuse what a distributed search cannot do exactly (clear ValueError); ``dataset_sizes``: the
         images of the data sets batches are drawn from (their last batch may be smaller)."""
         if not self.active:

@@ -20,12 +20,12 @@ from torch import nn
 from dartslib.device import (CPUFallbackWarning, batches_on, configure_cuda, cuda_unavailable_reason,
                              model_device)
 from dartslib.engine.checkpoint import write_json_atomic
-from dartslib.engine.config import SearchConfig
+from dartslib.engine.config import DEVICE_TYPES, SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
 from dartslib.engine.distributed import GradientSync, current as current_group
 from dartslib.engine.machine import machine_info
-from dartslib.hooks import SearchHook, StepContext  # noqa: F401  (re-exported: dartslib.engine.loop.SearchHook)
+from dartslib.hooks import EpochContext, SearchHook, StepContext  # noqa: F401  (re-exported: SearchHook, StepContext)
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 from dartslib.engine.rundir import RunDirectoryError
@@ -33,7 +33,7 @@ from dartslib.engine.steps import arch_step_first_order, arch_step_second_order,
 from dartslib.space.spaces import get_space
 from dartslib.space.supernet import Supernet, build_supernet
 
-__all__ = ["SearchHook", "StepContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
+__all__ = ["SearchHook", "StepContext", "EpochContext", "Search", "SearchResult", "SearchDiverged", "SearchInterrupted",
            "search", "evaluate", "resolve_device", "run_as_child"]
 
 
@@ -74,10 +74,6 @@ def run_as_child(work: Any) -> int:
     for line in lines:
         print(line, flush=True)
     return 0
-
-
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-"""Device types a search or training runs on."""
 
 
 def resolve_device(device: str, scale: str | None = None) -> torch.device:
@@ -330,8 +326,7 @@ class Search(Run):
     def genotype(self) -> str:
         """The architecture derived from the current op weights (text)."""
         with torch.no_grad():  # a form may derive at another temperature than it trains at (SP-DARTS)
-            weights = {ct: self.model.op_weight_form.derivation_weights(alpha)
-                       for ct, alpha in self.model.arch_params.items()}
+            weights = self.model.derivation_weights()  # the form's, changed by any arch extension (PC-DARTS)
         return str(derive(weights, self.model.space, self.config.derive, **self.config.derive_options))
 
     def arch_weights(self) -> dict[str, list[list[float]]]:
@@ -353,9 +348,19 @@ class Search(Run):
                                   "genotype": self.genotype()}
         for hook in self.hooks:
             record.update(hook.describe())
+        context = self.epoch_context()
         for hook in self.hooks:
-            hook.on_epoch_end(self, record)
+            hook.on_epoch_end(context, record)
         return record
+
+    def epoch_context(self) -> EpochContext:
+        """What the hooks' :meth:`~dartslib.hooks.SearchHook.on_epoch_end` reads: the model, the config, the batch
+        streams (the alphas' as their iterator: pure calls, the search's own stream is not touched), the output
+        directory, the epochs completed, and :meth:`request_stop`."""
+        return EpochContext(model=self.model, config=self.config, epoch=self.epoch, epochs=self.config.epochs,
+                            steps_per_epoch=self.steps_per_epoch, train_batches=self.train_batches,
+                            arch_batches=self.arch_stream.iterator, held_out=self.held_out, out_dir=self.out_dir,
+                            request_stop=self.request_stop)
 
     def result(self) -> SearchResult:
         last = self.history[-1] if self.history else {}

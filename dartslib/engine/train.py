@@ -21,19 +21,19 @@ from torch import nn
 
 from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import (
-    COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_SEED, SCALES, check_config_dict, validate_fields
+    COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, SCALES, check_config_dict, validate_fields
 )
 from dartslib.hooks import Knob, shown
+from dartslib.arch.architecture import Architecture, parse_architecture
 from dartslib.arch.counting import count_parameters
 from dartslib.data import BatchIterator, load_dataset
-from dartslib.arch.nb201 import build_nb201_network, is_nb201_arch
+from dartslib.arch.nb201 import build_nb201_network
 from dartslib.arch.networks import build_network
 from dartslib.engine.loop import evaluate, resolve_device
 from dartslib.engine.machine import machine_info
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 
-__all__ = ["TrainConfig", "make_train_config", "Training", "TrainingDiverged", "TrainingInterrupted", "train",
-           "MAX_SEED"]
+__all__ = ["TrainConfig", "make_train_config", "Training", "TrainingDiverged", "TrainingInterrupted", "train"]
 
 
 class TrainingDiverged(RunDiverged):
@@ -48,13 +48,10 @@ class TrainingInterrupted(RunInterrupted):
 
 
 def _check_genotype(value: Any) -> None:
-    from dartslib.arch.genotype import parse_genotype
-    from dartslib.arch.nb201 import parse_nb201_arch
-
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"genotype must be genotype text, a published name or an NB201 string, got {shown(value)}")
     try:
-        (parse_nb201_arch if is_nb201_arch(value) else parse_genotype)(value.strip())
+        parse_architecture(value, allow_empty=True)
     except ValueError as exc:
         raise ValueError(f"genotype: {exc}") from None
 
@@ -113,8 +110,13 @@ class TrainConfig:
     data_dir: str | None = None
 
     @property
+    def architecture(self) -> Architecture:
+        """``genotype`` parsed (:func:`dartslib.arch.parse_architecture`): a DARTS genotype or an NB201 cell."""
+        return parse_architecture(self.genotype, allow_empty=True)
+
+    @property
     def is_nb201(self) -> bool:
-        return is_nb201_arch(self.genotype)
+        return self.architecture.topology == "nb201"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -134,16 +136,12 @@ class TrainConfig:
 
 def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> TrainConfig:
     """Paper defaults, then the scale, then ``overrides`` (``None`` values ignored)."""
-    from dartslib.arch.genotype import parse_genotype
-    from dartslib.arch.nb201 import format_nb201_arch, parse_nb201_arch
-
     if not isinstance(genotype, str):
         raise TypeError(f"make_train_config: genotype must be genotype text, a published name or an NB201 string, "
                         f"got {type(genotype).__name__}")
-    text = genotype.strip()
-    nb201 = is_nb201_arch(text)
-    text = format_nb201_arch(parse_nb201_arch(text)) if nb201 else str(parse_genotype(text))
-    values: dict[str, Any] = {"genotype": text, "scale": scale}
+    arch = parse_architecture(genotype, allow_empty=True)
+    nb201 = arch.topology == "nb201"
+    values: dict[str, Any] = {"genotype": str(arch), "scale": scale}
     if nb201:
         values.update(epochs=200, batch_size=256, lr=0.1, nesterov=True, weight_decay=5e-4, cutout=0,
                       drop_path=0.0, auxiliary_weight=0.0, C=16, layers=5)
@@ -183,11 +181,12 @@ class Training(Run):
         self.train_batches = BatchIterator(train_data.to(self.device), config.batch_size, shuffle=True,
                                            augment=config.augment, flip=flip, cutout=config.cutout, seed=config.seed)
         self.test_batches = BatchIterator(test_data.to(self.device), 256, shuffle=False)
-        if config.is_nb201:
-            self.model: nn.Module = build_nb201_network(config.genotype, C=config.C, cells_per_stage=config.layers,
+        arch = config.architecture
+        if arch.topology == "nb201":
+            self.model: nn.Module = build_nb201_network(arch, C=config.C, cells_per_stage=config.layers,
                                                         num_classes=train_data.num_classes)
         else:
-            self.model = build_network(config.genotype, C=config.C, layers=config.layers,
+            self.model = build_network(arch, C=config.C, layers=config.layers,
                                        num_classes=train_data.num_classes, auxiliary=config.auxiliary_weight > 0,
                                        drop_path_mode=config.drop_path_mode)
         self.model.to(self.device)

@@ -6,6 +6,10 @@ Every mixed edge gets an extra branch outside the softmax, ``o(x) = beta * x + s
 learned and not used in derivation; it decays over the search so that the supernet ends close to plain
 DARTS (Alg. 1: ``beta_e`` is fixed within epoch ``e``).
 
+The branch is an edge extension (:mod:`dartslib.space.extensions`): :func:`add_auxiliary_skips` injects an
+:class:`AuxiliarySkipBranch` into every mixed edge, and the hook :class:`AuxiliarySkip` sets its beta; the edge
+itself knows nothing of DARTS-.
+
 Choices (paper vs. code, and where the paper is open):
 
 * Stride-2 edges (reduction cells) cannot use an identity; the auxiliary branch is there a
@@ -30,17 +34,18 @@ DARTS-topology cells re-normalise their inputs (ReLU-Conv-BN preprocessing), so 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-from dartslib.space.ops import FactorizedReduce, Identity
 from dartslib.hooks import Knob, SearchHook, StepContext, Switch
+from dartslib.space.extensions import EdgeExtension, Mix, SeedStack, attach_extension, edge_extension
+from dartslib.space.ops import FactorizedReduce, Identity
 from dartslib.space.supernet import MixedEdge, Supernet
 
-__all__ = ["AUX_SKIP_KINDS", "BETA_SCHEDULES", "beta_schedule", "add_auxiliary_skips", "set_aux_beta",
-           "AuxiliarySkip", "AUX_SKIP_SWITCH"]
+__all__ = ["AUX_SKIP_KINDS", "BETA_SCHEDULES", "beta_schedule", "AuxiliarySkipBranch", "add_auxiliary_skips",
+           "set_aux_beta", "aux_beta", "AuxiliarySkip", "AUX_SKIP_SWITCH"]
 
 AUX_SKIP_KINDS = ("identity", "conv1x1")
 BETA_SCHEDULES = ("linear", "cosine", "step", "constant")
@@ -75,32 +80,90 @@ def _conv1x1_identity(C: int) -> nn.Conv2d:
     return conv
 
 
-def add_auxiliary_skips(model: nn.Module, kind: str = "identity") -> int:
-    """Give every :class:`MixedEdge` of ``model`` an auxiliary branch; returns how many edges got one.
+class AuxiliarySkipBranch(EdgeExtension):
+    """The auxiliary branch of one edge, injected into it (:mod:`dartslib.space.extensions`):
+    ``forward_edge`` returns ``mix(x) + beta * branch(x)``, the branch outside the weighted sum (Eq. 4), and
+    just ``mix(x)`` while ``beta`` is 0. ``branch``: ``(B, C, H, W) -> (B, C, H/stride, W/stride)``.
 
-    Call before the optimizers are built (``conv1x1`` and stride-2 branches have weights). The weights the
-    branch is mixed with start at 0; :class:`AuxiliarySkip` sets them every step.
+    ``supernet_only``: a derived architecture has no auxiliary skip, so a discretised supernet is measured
+    without it (:func:`dartslib.space.extensions.supernet_only_off`)."""
+
+    name = "aux_skip"
+    supernet_only = True
+    stackable = True
+
+    def __init__(self, branch: nn.Module, beta: float = 0.0) -> None:
+        super().__init__()
+        self.branch = branch
+        self.beta = float(beta)
+
+    def forward_edge(self, edge: nn.Module, x: torch.Tensor, weights: torch.Tensor, share: Any,
+                     mix: Mix) -> torch.Tensor:
+        out = mix(x, weights, share)
+        if self.beta:
+            out = out + self.beta * self.branch(x)
+        return out
+
+    @classmethod
+    def stacked_forward_edge(cls, extensions: Sequence[EdgeExtension], edge: nn.Module, x: torch.Tensor,
+                             mix: Callable[[torch.Tensor], torch.Tensor], stack: SeedStack) -> torch.Tensor:
+        """Every seed's ``mix(x) + beta_s * branch(x)`` (a seed whose beta is 0 adds nothing, as a single seed)."""
+        out = mix(x)
+        betas = [e.beta for e in extensions]  # type: ignore[attr-defined]
+        if any(betas):
+            aux = stack.module(extensions[0].branch, x)  # type: ignore[attr-defined]  # the blueprint's branch
+            if all(b == betas[0] for b in betas):
+                out = out + betas[0] * aux
+            else:
+                out = out + aux * stack.per_channel(betas, aux)
+        return out
+
+
+def add_auxiliary_skips(model: nn.Module, kind: str = "identity") -> int:
+    """Inject an :class:`AuxiliarySkipBranch` into every :class:`MixedEdge` of ``model``; returns how many
+    edges got one. An edge that has one gets the new branch and keeps its beta.
+
+    Call before the optimizers are built (``conv1x1`` and stride-2 branches have weights). Beta starts at 0;
+    :class:`AuxiliarySkip` sets it every step.
     """
     if kind not in AUX_SKIP_KINDS:
         raise ValueError(f"unknown auxiliary skip kind {kind!r}; choose from: {', '.join(AUX_SKIP_KINDS)}")
     count = 0
-    for edge in model.modules():
+    for edge in list(model.modules()):
         if isinstance(edge, MixedEdge):
             if edge.stride != 1:
-                edge.aux_skip = FactorizedReduce(edge.C, edge.C, affine=False)
+                branch: nn.Module = FactorizedReduce(edge.C, edge.C, affine=False)
             else:
-                edge.aux_skip = _conv1x1_identity(edge.C) if kind == "conv1x1" else Identity()
+                branch = _conv1x1_identity(edge.C) if kind == "conv1x1" else Identity()
             if getattr(model, "channels_last", False):
-                edge.aux_skip.to(memory_format=torch.channels_last)  # the supernet's layout (same numbers)
+                branch.to(memory_format=torch.channels_last)  # the supernet's layout (same numbers)
+            old = edge_extension(edge, AuxiliarySkipBranch.name)
+            if old is None:
+                edge.register_load_state_dict_pre_hook(_legacy_keys)
+            attach_extension(edge, AuxiliarySkipBranch(branch, old.beta if old is not None else 0.0))
             count += 1
     return count
 
 
+def _legacy_keys(edge: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Checkpoints written before the edge extension point kept the branch at ``EDGE.aux_skip.*``; load them
+    into ``EDGE.extensions.aux_skip.branch.*`` (the same tensors)."""
+    old, new = prefix + "aux_skip.", prefix + f"extensions.{AuxiliarySkipBranch.name}.branch."
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[new + key[len(old):]] = state_dict.pop(key)
+
+
 def set_aux_beta(model: nn.Module, beta: float) -> None:
-    """Set the auxiliary branch's coefficient on every edge of ``model``."""
-    for edge in model.modules():
-        if isinstance(edge, MixedEdge):
-            edge.aux_beta = float(beta)
+    """Set the auxiliary branch's coefficient on every edge of ``model`` that has one."""
+    for module in model.modules():
+        if isinstance(module, AuxiliarySkipBranch):
+            module.beta = float(beta)
+
+
+def aux_beta(edge: nn.Module) -> float:
+    """The coefficient of ``edge``'s auxiliary branch: 0 where it has none, or has it switched off."""
+    extension = edge_extension(edge, AuxiliarySkipBranch.name)
+    return extension.beta if extension is not None and extension.active else 0.0
 
 
 class AuxiliarySkip(SearchHook):

@@ -14,6 +14,7 @@ switch (config field)         mechanism                                         
 ``aux_skip`` ...              DARTS-' auxiliary skip with a decaying beta             :mod:`dartslib.methods.aux_skip`
 ``skip_noise`` ...            Gaussian noise on skip_connect's output                 :mod:`dartslib.methods.skip_noise`
 ``t_sp``, ``p_*`` ...         SP-DARTS' per-batch temperature draws                   :mod:`dartslib.methods.temperature`
+``partial_channels`` ...      PC-DARTS' partial channels and edge normalisation       :mod:`dartslib.methods.pc_darts`
 ``derive``, derive_options    threshold rule, M-skip prior                            :mod:`dartslib.arch.derive`
 ============================  ======================================================  ==========================
 
@@ -84,6 +85,21 @@ The presets (``python -m dartslib search --method NAME``):
   paper's 6-op S1 \\ {skip} without none and skip; ``nb201`` searches ``nb201-noskip``; ``--space
   darts-noskip``, DARTS' 8 ops less skip, stays available by name),
   ``darts-large-arch-lr`` (alphas' Adam lr 0.1, "DARTS-0.1" of Zhang & Ding, 2023, Table VI).
+* ``gdas``: GDAS (Dong & Yang, 2019): hard Gumbel-softmax op weights, tau 10 -> 0.1 (:mod:`dartslib.space.gumbel`),
+  with the schedule of the authors' code (``D-X-Y/AutoDL-Projects``, ``exps/NAS-Bench-201-algos/GDAS.py``):
+  the weights stepped first, SGD lr 0.025 with a per-iteration cosine to 0.001, Nesterov momentum 0.9, weight
+  decay 5e-4, gradient clip 5, alphas Adam lr 3e-4 betas (0.5, 0.999) weight decay 1e-3. NB201:
+  ``configs/nas-benchmark/algos/GDAS.config`` (240 epochs -- an older version of the file has 200 -- batch 64)
+  and NAS-Bench-201's data split (``protocol="nb201"``). DARTS-topology spaces:
+  ``configs/search-opts/GDAS-NASNet-CIFAR.config`` (250 epochs, batch 256) and the code's cell derivation, the
+  two strongest (op, input) pairs per node (:func:`dartslib.arch.derive.derive_gdas`). Departures: the code
+  computes only the sampled op of each edge, so its alpha gradients differ from ours (see
+  :mod:`dartslib.space.gumbel`); its DARTS-space network is its own NASNet-style one (N cells per stage, a
+  final BN-ReLU), ours the DARTS supernet; it clips the gradient norm over all parameters, the alphas' included,
+  we over the weights'; on DARTS-topology spaces with CIFAR-100 it trains the alphas on half the test set, we
+  on half the training set. ``--op-weights gumbel`` alone keeps the rest of DARTS' settings (the protocol's).
+* ``pc-darts``: PC-DARTS (Xu et al., 2020): partial channels with K = 4 and edge normalisation, the schedule of
+  the authors' code (:mod:`dartslib.methods.pc_darts`, which lists the departures).
 """
 from __future__ import annotations
 
@@ -92,7 +108,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dartslib.hooks import SearchHook, SearchSettings
+from dartslib.methods import pc_darts
 from dartslib.space.spaces import SPACES, get_space
+from dartslib.space.supernet import Supernet
 
 __all__ = ["Method", "METHODS", "preset_overrides", "build_hooks", "prepare_supernet"]
 
@@ -180,6 +199,18 @@ def _darts_m2(space: str, dataset: str = "cifar10") -> dict[str, Any]:
     return {"update": "bilevel-1st", "derive_options": {"max_skip": 2}}
 
 
+def _gdas(space: str, dataset: str = "cifar10") -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "update": "bilevel-1st", "op_weights": "gumbel", "step_order": "weights-first", "lr": 0.025,
+        "lr_min": 0.001, "lr_schedule": "cosine-step", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+        "grad_clip": 5.0, "arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
+    if _is_nb201(space):  # configs/nas-benchmark/algos/GDAS.config, with NAS-Bench-201's data split
+        values.update(protocol="nb201", epochs=240, batch_size=64)
+    else:  # configs/search-opts/GDAS-NASNet-CIFAR.config; the cell derived as the code's genotype()
+        values.update(epochs=250, batch_size=256, derive="gdas", derive_options={})
+    return values
+
+
 def _noskip_space(space: str) -> str:
     """The space darts-noskip searches: ``SPACE-noskip``, except that ``darts`` maps to FairDARTS' 6-op
     S1 \\ {skip} (Chu et al., 2020, Sec. 6.1: its S1 is DARTS' space without none, so neither none nor skip)."""
@@ -217,6 +248,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            _darts_m2, spaces=tuple(name for name, s in SPACES.items() if s.topology == "darts")),
     Method("darts-noskip", "DARTS on the space without skip_connect (Chu et al., 2020, Sec. 6.1)",
            lambda space, dataset="cifar10": {"update": "bilevel-1st", "space": _noskip_space(space)}),
+    Method("gdas", "GDAS: one Gumbel-sampled op per edge, its code's schedule and DARTS-space derivation "
+           "(Dong & Yang, 2019)", _gdas),
+    Method("pc-darts", "PC-DARTS: partial channels (K=4) and edge normalisation (Xu et al., 2020)", pc_darts.preset),
     Method("darts-large-arch-lr", "DARTS with alphas' lr 0.1 (\"DARTS-0.1\", Zhang & Ding, 2023, Table VI)",
            lambda space, dataset="cifar10": {"update": "bilevel-1st", "arch_lr": 0.1}),
 )}
@@ -235,7 +269,7 @@ def preset_overrides(method: str, space: str, dataset: str = "cifar10") -> dict[
     return preset.overrides(space, dataset)
 
 
-def build_hooks(config: Any) -> list:
+def build_hooks(config: SearchSettings) -> list[SearchHook]:
     """The search hooks a config switches on, in the order they act (none for plain DARTS): those of every
     switch of :data:`dartslib.methods.switches.SWITCHES`, in the registry's order."""
     from dartslib.methods import switches
@@ -246,7 +280,7 @@ def build_hooks(config: Any) -> list:
     return hooks
 
 
-def prepare_supernet(model: Any, config: Any) -> None:
+def prepare_supernet(model: Supernet, config: SearchSettings) -> None:
     """What a config changes in the supernet itself, before the optimizers are built (e.g. the SP-DARTS form
     with the config's temperatures, DARTS-' auxiliary branches, whose weights train with the network's): every
     switch of :data:`dartslib.methods.switches.SWITCHES` in the registry's order."""

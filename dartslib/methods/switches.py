@@ -19,8 +19,9 @@ import math
 from typing import Any
 
 from dartslib.arch.derive import DERIVATION_RULES, EDGE_TIES
-from dartslib.hooks import Knob, Switch
+from dartslib.hooks import Knob, SearchSettings, Switch
 from dartslib.methods.aux_skip import AUX_SKIP_SWITCH
+from dartslib.methods.pc_darts import PC_DARTS_SWITCH
 from dartslib.methods.skip_noise import SKIP_NOISE_SWITCH
 from dartslib.methods.temperature import TEMPERATURE_SWITCH
 from dartslib.methods.zero_one import ZERO_ONE_SWITCH
@@ -33,7 +34,7 @@ __all__ = ["SWITCHES", "UPDATE_SCHEMES", "PROTOCOLS", "DERIVE_OPTIONS", "knobs",
 UPDATE_SCHEMES = ("bilevel-1st", "bilevel-2nd", "single-level", "same-subset")
 PROTOCOLS = ("darts", "nb201")
 DERIVE_OPTIONS = {"darts": ("max_skip", "decimals", "edge_ties"), "threshold": ("threshold", "max_edges"),
-                  "nb201": ()}
+                  "nb201": (), "gdas": ()}
 """The ``derive_options`` each derivation rule takes (:func:`dartslib.arch.derive.derive`)."""
 
 UPDATE_SWITCH = Switch(
@@ -60,7 +61,7 @@ ARCH_INIT_SWITCH = Switch(
                 metavar="VALUE", check=_check_arch_init),))
 
 
-def _check_protocol(config: Any) -> None:
+def _check_protocol(config: SearchSettings) -> None:
     if config.protocol == "nb201" and get_space(config.space).topology != "nb201":
         raise ValueError(f"protocol 'nb201' is NAS-Bench-201's search setting; space {config.space!r} is not "
                          f"an NAS-Bench-201 space")
@@ -74,7 +75,7 @@ PROTOCOL_SWITCH = Switch(
     check=_check_protocol)
 
 
-def _check_derive(config: Any) -> None:
+def _check_derive(config: SearchSettings) -> None:
     space = get_space(config.space)
     rule = config.derive or ("nb201" if space.topology == "nb201" else "darts")
     if (rule == "nb201") != (space.topology == "nb201"):
@@ -119,6 +120,7 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (  # prepare_supernet and buil
     AUX_SKIP_SWITCH,            # dartslib.methods.aux_skip
     SKIP_NOISE_SWITCH,          # dartslib.methods.skip_noise
     ZERO_ONE_SWITCH,            # dartslib.methods.zero_one
+    PC_DARTS_SWITCH,            # dartslib.methods.pc_darts
     PROTOCOL_SWITCH,
     DERIVE_SWITCH,
 )}

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 from dartslib.space.op_weights import SparseSmoothWeights
-from dartslib.hooks import Knob, SearchHook, StepContext, Switch
+from dartslib.hooks import Knob, SearchHook, SearchSettings, StepContext, Switch
 from dartslib.space.supernet import Supernet
 
 __all__ = ["p_schedule", "TemperatureMixing", "TEMPERATURE_SWITCH"]
@@ -108,19 +108,19 @@ class TemperatureMixing(SearchHook):
         self.sparse_steps, self.steps, self.p = state["sparse_steps"], state["steps"], state["p"]
 
 
-def _check(config: Any) -> None:
+def _check(config: SearchSettings) -> None:
     if config.t_sm is not None and not config.t_sm >= config.t_sp:
         raise ValueError(f"t_sm must be at least t_sp ({config.t_sp}), got {config.t_sm}")
     if not 0.0 <= config.p_low <= config.p_up <= 1.0:
         raise ValueError(f"p_low and p_up must satisfy 0 <= p_low <= p_up <= 1, got {config.p_low}, {config.p_up}")
 
 
-def _prepare(model: Any, config: Any) -> None:
+def _prepare(model: Supernet, config: SearchSettings) -> None:
     if config.op_weights == "sparse-smooth":
         model.op_weight_form = SparseSmoothWeights(config.t_sp, config.smooth_temperature)
 
 
-def _hooks(config: Any) -> list[SearchHook]:
+def _hooks(config: SearchSettings) -> list[SearchHook]:
     if config.op_weights != "sparse-smooth":
         return []
     return [TemperatureMixing(config.t_sp, config.smooth_temperature, config.p_low, config.p_up,

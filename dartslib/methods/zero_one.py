@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import torch
 
-from dartslib.hooks import Knob, SearchHook, Switch
+from dartslib.hooks import Knob, SearchHook, SearchSettings, Switch
 from dartslib.space.op_weights import OP_WEIGHT_FORMS
 from dartslib.space.supernet import Supernet
 
@@ -77,7 +77,7 @@ class ZeroOneLoss(SearchHook):
         return {"zero_one_loss": self._last}  # unweighted, at the last architecture step
 
 
-def _hooks(config: Any) -> list[SearchHook]:
+def _hooks(config: SearchSettings) -> list[SearchHook]:
     if not config.zero_one_loss:
         return []
     if OP_WEIGHT_FORMS[config.op_weights].exclusive:

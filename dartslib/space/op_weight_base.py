@@ -7,12 +7,12 @@ form's module, the form's module imports this one, and the imports point one way
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
-    from dartslib.hooks import SearchHook
+    from dartslib.hooks import SearchHook, SearchSettings
 
 __all__ = ["OpWeightForm"]
 
@@ -36,7 +36,7 @@ class OpWeightForm:
         return self(alphas)
 
     @classmethod
-    def search_hook(cls, config: Any) -> SearchHook | None:
+    def search_hook(cls, config: SearchSettings) -> SearchHook | None:
         """The hook a search with this form needs (e.g. a temperature schedule), built from the search's
         config, or None; :func:`dartslib.methods.presets.build_hooks` adds it."""
         return None

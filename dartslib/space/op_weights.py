@@ -8,11 +8,9 @@ Forms are small stateless ``nn.Module``-free callables so they can be swapped on
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from dartslib.hooks import Knob, SearchHook, Switch
+from dartslib.hooks import Knob, SearchHook, SearchSettings, Switch
 from dartslib.space.gumbel import GumbelSoftmaxWeights
 from dartslib.space.op_weight_base import OpWeightForm
 
@@ -110,7 +108,7 @@ def build_op_weight_form(form: str | OpWeightForm) -> OpWeightForm:
     return OP_WEIGHT_FORMS[form]()
 
 
-def _form_hooks(config: Any) -> list[SearchHook]:
+def _form_hooks(config: SearchSettings) -> list[SearchHook]:
     hook = OP_WEIGHT_FORMS[config.op_weights].search_hook(config)  # e.g. GDAS' temperature schedule
     return [] if hook is None else [hook]
 

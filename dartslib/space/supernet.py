@@ -8,14 +8,21 @@ network of two-input cells, used by "darts", "darts-nonone" and RobustDARTS S1-S
 
 ``model.parameters()`` yields the network weights and the alphas; optimizers should use
 ``model.weight_parameters()`` and ``model.arch_parameters()``.
+
+Methods change the supernet without subclassing it, through the extension point of
+:mod:`dartslib.space.extensions`: an :class:`~dartslib.space.extensions.EdgeExtension` injected into an edge
+changes its forward pass (DARTS-' auxiliary skip, the skip noise, PC-DARTS' partial channels), and an
+:class:`~dartslib.space.extensions.ArchExtension` adds architecture parameters beside the alphas (PC-DARTS'
+edge betas). Neither the edges nor the supernet hold any method's state.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Hashable, Iterator, Sequence
 
 import torch
 from torch import nn
 
+from dartslib.space.extensions import ArchExtension, EdgeExtension
 from dartslib.space.op_weights import OpWeightForm, build_op_weight_form
 from dartslib.space.ops import FactorizedReduce, PoolBN, ReLUConvBN, ResNetBasicBlock, build_op
 from dartslib.space.spaces import SearchSpace, get_space
@@ -33,12 +40,15 @@ class NodeShare:
       ``PoolBN(x)`` is the same tensor on every edge leaving the node (at the same stride). The first edge
       computes it; the others reuse it and copy the first one's updated running statistics into their own
       BN, so every edge's buffers (and ``state_dict``) hold exactly what computing them separately gives.
+    * ``derived``: the shares of inputs that an edge extension derives from ``x`` in the same way on every edge
+      leaving the node (PC-DARTS' channel slice), keyed by the extension, so that they too are computed once.
     """
 
     def __init__(self, x: torch.Tensor) -> None:
         self.x = x
         self._relu: torch.Tensor | None = None
         self.pooled: dict[tuple[str, int], tuple[torch.Tensor, nn.BatchNorm2d]] = {}
+        self.derived: dict[Hashable, NodeShare] = {}  # shares of inputs an edge extension derives from x alike
 
     @property
     def relu(self) -> torch.Tensor:
@@ -63,39 +73,53 @@ class MixedEdge(nn.Module):
     spaces, as DARTS' ``MixedOp``; not NAS-Bench-201, whose search cell pools without BN). ``none`` outputs zeros, so its term is left out
     of the sum: the output and every gradient are the same, without the work.
 
-    Two method extras, off (and absent from ``state_dict``) unless a method switches them on:
-
-    * ``aux_skip`` / ``aux_beta``: DARTS-' auxiliary skip, ``beta * aux_skip(x)`` added outside the
-      weighted sum (Chu et al., 2021, Eq. 4); built by :func:`dartslib.methods.aux_skip.add_auxiliary_skips`, ``beta``
-      set every step by its hook.
-    * ``skip_noise_std``: "DARTS + Gaussian" (Chu et al., 2020, Sec. 6.3): in training mode ``skip_connect``'s
-      output gets ``N(0, std^2)`` noise from torch's global RNG; set every step by
-      :class:`dartslib.methods.skip_noise.SkipNoise`.
+    The edge carries no method's state. A method that changes its forward pass (a branch, noise on an op,
+    partial channels) injects an :class:`~dartslib.space.extensions.EdgeExtension` into ``extensions``
+    (:func:`~dartslib.space.extensions.attach_extension`); without one the edge computes the plain sum above.
+    :meth:`build_ops` rebuilds the ops on fewer channels for an extension that feeds them part of the input.
     """
 
     def __init__(self, op_names: Sequence[str], C: int, stride: int, pool_bn: bool = True) -> None:
         super().__init__()
         self.op_names = tuple(op_names)
-        self.C, self.stride = C, stride
-        self.ops = nn.ModuleList(build_op(name, C, stride, affine=False, pool_bn=pool_bn) for name in op_names)
+        self.C, self.stride, self.pool_bn = C, stride, pool_bn
+        self.ops = self.build_ops(C)
         self.computed = [i for i, name in enumerate(self.op_names) if name != "none"] or [0]
         self.skip_index = self.op_names.index("skip_connect") if "skip_connect" in self.op_names else None
-        self.aux_skip: nn.Module | None = None
-        self.aux_beta = 0.0
-        self.skip_noise_std = 0.0
+        self.extensions = nn.ModuleDict()  # name -> EdgeExtension (dartslib.space.extensions), in the order attached
+
+    def build_ops(self, C: int) -> nn.ModuleList:
+        """The edge's candidate ops on ``C`` channels (the edge's own ``C`` when built; an extension that feeds
+        them part of the channels assigns ``edge.ops = edge.build_ops(C // K)``)."""
+        return nn.ModuleList(build_op(name, C, self.stride, affine=False, pool_bn=self.pool_bn)
+                             for name in self.op_names)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None = None) -> torch.Tensor:
         """``share`` (the cell passes it in training mode) lets edges leaving the same node reuse the ReLU
         and pooling outputs of that node; the result is the same with or without it."""
-        noisy = self.skip_noise_std and self.training and self.skip_index is not None
+        if not self.extensions:
+            return self.mix(x, weights, share)
+        active = [e for e in self.extensions.values() if e.active]
+        return self._extended(active, 0, x, weights, share)
+
+    def _extended(self, active: list[EdgeExtension], k: int, x: torch.Tensor, weights: torch.Tensor,
+                  share: NodeShare | None) -> torch.Tensor:
+        if k == len(active):
+            return self.mix(x, weights, share, active)
+        return active[k].forward_edge(self, x, weights, share,
+                                      lambda x_, w_, s_: self._extended(active, k + 1, x_, w_, s_))
+
+    def mix(self, x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None = None,
+            extensions: Sequence[EdgeExtension] = ()) -> torch.Tensor:
+        """The weighted sum of the ops on ``x`` ``(B, C_ops, H, W)``, each op's output first passed through the
+        ``op_output`` of the ``extensions`` that change it."""
         out = None
         for i in self.computed:
             y = self.ops[i](x) if share is None else self._shared_op(i, share)
-            if noisy and i == self.skip_index:
-                y = self._noisy(y)
+            for extension in extensions:
+                if extension.changes_op(self, i, self.training):
+                    y = extension.op_output(self, i, y)
             out = weights[i] * y if out is None else torch.addcmul(out, weights[i], y)  # fused w * y + out
-        if self.aux_skip is not None and self.aux_beta:
-            out = out + self.aux_beta * self.aux_skip(x)
         return out
 
     def _shared_op(self, i: int, share: NodeShare) -> torch.Tensor:
@@ -112,9 +136,6 @@ class MixedEdge(nn.Module):
         if hasattr(op, "forward_from_relu"):
             return op.forward_from_relu(share.relu)
         return op(share.x)
-
-    def _noisy(self, y: torch.Tensor) -> torch.Tensor:
-        return y + self.skip_noise_std * torch.randn_like(y)
 
 
 class DartsSearchCell(nn.Module):
@@ -219,22 +240,45 @@ class Supernet(nn.Module):
         self.arch_params = nn.ParameterDict({
             cell_type: nn.Parameter(1e-3 * torch.randn(len(space.edge_ops[cell_type]), space.num_ops(cell_type)))
             for cell_type in space.cell_types})
+        self.arch_extensions = nn.ModuleDict()  # name -> ArchExtension: architecture parameters beside the alphas
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """The alphas, one ``(num_edges, num_ops)`` tensor per cell type, in ``space.cell_types`` order."""
-        return [self.arch_params[ct] for ct in self.space.cell_types]
+        """The alphas, one ``(num_edges, num_ops)`` tensor per cell type, in ``space.cell_types`` order, then the
+        parameters of the :attr:`arch_extensions` (e.g. PC-DARTS' edge betas), in the order they were added."""
+        alphas = [self.arch_params[ct] for ct in self.space.cell_types]
+        if not self.arch_extensions:
+            return alphas
+        return alphas + [p for extension in self.arch_extensions.values() for p in extension.parameters()]
+
+    def add_arch_extension(self, extension: ArchExtension) -> ArchExtension:
+        """Add architecture parameters beside the alphas (:class:`~dartslib.space.extensions.ArchExtension`,
+        keyed by its ``name``); add them before the optimizers are built."""
+        if not isinstance(extension, ArchExtension):
+            raise TypeError(f"a supernet takes ArchExtension instances, got {type(extension).__name__}")
+        self.arch_extensions[extension.name] = extension
+        return extension
 
     def weight_parameters(self) -> Iterator[nn.Parameter]:
-        """Every parameter except the alphas."""
+        """Every parameter except the architecture parameters."""
         arch = {id(p) for p in self.arch_parameters()}
         return (p for p in self.parameters() if id(p) not in arch)
 
     def named_weight_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
-        return ((n, p) for n, p in self.named_parameters() if not n.startswith("arch_params."))
+        return ((n, p) for n, p in self.named_parameters()
+                if not n.startswith(("arch_params.", "arch_extensions.")))
 
     def op_weights(self) -> dict[str, torch.Tensor]:
         """``{cell_type: (num_edges, num_ops)}`` op weights formed from the alphas by the current form."""
         return {ct: self.op_weight_form(self.arch_params[ct]) for ct in self.space.cell_types}
+
+    def derivation_weights(self) -> dict[str, torch.Tensor]:
+        """``{cell_type: (num_edges, num_ops)}``: the weights a discrete cell is derived from -- the op-weight
+        form's (:meth:`~dartslib.space.op_weight_base.OpWeightForm.derivation_weights`), then changed by each
+        of the :attr:`arch_extensions` (PC-DARTS multiplies every edge's row by its edge weight)."""
+        weights = {ct: self.op_weight_form.derivation_weights(self.arch_params[ct]) for ct in self.space.cell_types}
+        for extension in self.arch_extensions.values():
+            weights = extension.derivation_weights(weights)
+        return weights
 
     def forward(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, num_classes)`` logits; ``op_weights`` overrides the alphas' weights

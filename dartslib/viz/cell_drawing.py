@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from dartslib.arch.architecture import ArchitectureLike, NB201Arch, parse_architecture
-from dartslib.viz.style import OP_SHORT, _new_figure, op_color, style
+from dartslib.viz.style import MAX_FIGURE_WIDTH_IN, OP_SHORT, _new_figure, op_color, style
 
 __all__ = ["draw_cell", "draw_genotype", "cell_layout"]
 
@@ -91,7 +91,8 @@ def draw_cell(genotype: ArchitectureLike, cell: str = "normal", ax: Axes | None 
     pos, labels, kinds = cell_layout(edges, nb201)
     with style():
         if ax is None:
-            fig = _new_figure(4.6, 4.4) if not nb201 else _new_figure(5.6, 2.8)
+            # DARTS: the full op names at the page's 9 pt need a larger drawing than the short ones
+            fig = _new_figure(5.6, 2.8) if nb201 else _new_figure(4.6, 4.4) if short_labels else _new_figure(6.2, 5.8)
             ax = fig.add_subplot(1, 1, 1)
         fig = ax.figure
         ax.set_axis_off()
@@ -130,11 +131,11 @@ def draw_cell(genotype: ArchitectureLike, cell: str = "normal", ax: Axes | None 
                                          patchA=boxes[src], patchB=boxes[to], shrinkA=1, shrinkB=1, zorder=2))
             lx, ly = _label_point(pos[src], pos[to], rad)
             text = OP_SHORT.get(op, op) if short_labels else op
-            ax.text(lx, ly, text, ha="center", va="center", fontsize=7, zorder=4, color="#202020",
+            ax.text(lx, ly, text, ha="center", va="center", fontsize=9, zorder=4, color="#202020",
                     bbox=dict(boxstyle="round,pad=0.18", fc="white", ec=colour, lw=1.0, alpha=0.95))
         if not any(op != "none" for op, _, _ in drawn):
             note = "no op kept" if nb201 else "no op kept\n(nothing passed the derivation rule)"
-            ax.text(*((3.3, -0.8) if nb201 else (1.8, 0.0)), note, ha="center", va="center", fontsize=8,
+            ax.text(*((3.3, -0.8) if nb201 else (1.8, 0.0)), note, ha="center", va="center", fontsize=9,
                     color="#808080", style="italic", zorder=6)
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
@@ -146,20 +147,24 @@ def draw_cell(genotype: ArchitectureLike, cell: str = "normal", ax: Axes | None 
             skips = sum(op == "skip_connect" for op in kept)
             name = "NB201 cell" if nb201 else f"{cell} cell"
             title = f"{name}: {len(kept)} ops, {skips} skip"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     return fig
 
 
-def draw_genotype(genotype: ArchitectureLike, title: str | None = None, short_labels: bool = False) -> Figure:
-    """Both cells of a DARTS genotype side by side (an NB201 string: its one cell)."""
+def draw_genotype(genotype: ArchitectureLike, title: str | None = None, short_labels: bool | None = None) -> Figure:
+    """Both cells of a DARTS genotype side by side (an NB201 string: its one cell).
+
+    ``short_labels`` (``sep3`` for ``sep_conv_3x3``) defaults to ``True`` for the two DARTS cells, whose full op
+    names would overlap at a legible size in a figure as wide as the page, and to ``False`` for an NB201 cell."""
     arch = parse_architecture(genotype, allow_empty=True)
     if isinstance(arch, NB201Arch):
-        fig = draw_cell(arch, title=title, short_labels=short_labels)
+        fig = draw_cell(arch, title=title, short_labels=bool(short_labels))
         return fig
+    short_labels = True if short_labels is None else short_labels
     with style():
-        fig = _new_figure(9.2, 4.4)
+        fig = _new_figure(MAX_FIGURE_WIDTH_IN, 4.2)
         for i, cell in enumerate(arch.cells):
             draw_cell(arch, cell, ax=fig.add_subplot(1, 2, i + 1), short_labels=short_labels)
         if title:
-            fig.suptitle(title, fontsize=11)
+            fig.suptitle(title)
     return fig

@@ -31,6 +31,7 @@ ops cool (blues, greens, purples). Every method preset has one colour too (:data
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -43,8 +44,8 @@ from matplotlib.ticker import MaxNLocator
 
 from dartslib.viz.cell_drawing import draw_cell, draw_genotype
 from dartslib.viz.style import (
-    _NODE_PALETTE, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, is_method, method_color,
-    method_colors, op_color, run_colors, style
+    _NODE_PALETTE, MAX_FIGURE_WIDTH_IN, METHOD_COLORS, OP_COLORS, OP_ORDER, OP_SHORT, _new_figure, _op_key, is_method,
+    method_color, method_colors, op_color, run_colors, style
 )
 from dartslib.diagnostics.measures import DOMINANCE_THRESHOLD, as_arrays, boundary_epoch
 from dartslib.diagnostics.recording import METRICS, Run, as_run, dominant_op_history, metric_series, op_weight_history
@@ -132,10 +133,10 @@ def _edge_label(space: SearchSpace, e: int) -> str:
     return f"{to}←{src}"
 
 
-def _epoch_axis(ax: Axes, fontsize: float | None = None) -> None:
+def _epoch_axis(ax: Axes) -> None:
     """Label an x axis "epoch" with whole-number ticks."""
-    ax.set_xlabel("epoch", fontsize=fontsize)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # as many as fit at the tick size
 
 
 def _cell_name(cell_type: str) -> str:
@@ -151,7 +152,7 @@ def _op_legend(fig: Figure, ops: Sequence[str], kind: str = "line", loc: str = "
         handles = [Patch(facecolor=op_color(op), edgecolor="none", label=op) for op in ops]
     else:
         handles = [Line2D([], [], color=op_color(op), lw=2, label=op) for op in ops]
-    fig.legend(handles=handles, loc=loc, ncols=ncols, title="op", title_fontsize=8)
+    fig.legend(handles=handles, loc=loc, ncols=ncols, title="op")
 
 
 def _runs(runs: Any, labels: Sequence[str] | None = None) -> list[Run]:
@@ -214,11 +215,11 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
     cell_type = cell_type or space.cell_types[0]
     epochs, w = op_weight_history(run, cell_type)
     edges = list(edges) if edges is not None else list(range(w.shape[1]))
-    ncols = ncols or (3 if len(edges) <= 6 else 5)
+    ncols = ncols or (3 if len(edges) <= 6 else 4)
     nrows = -(-len(edges) // ncols)
     exclusive = run.exclusive
     with style():
-        fig = _new_figure(1.65 * ncols + 1.7, 1.45 * nrows + 0.6)
+        fig = _new_figure(min(1.55 * ncols + 1.75, MAX_FIGURE_WIDTH_IN), 1.5 * nrows + 0.8)
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
         used: list[str] = []
         arrows = 0
@@ -239,15 +240,14 @@ def plot_edge_weights(run: Any, cell_type: str | None = None, edges: Sequence[in
                     y = w[epochs.index(b), e, k]
                     ax.annotate("", xy=(b, y), xytext=(0, 16), textcoords="offset points",
                                 arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0, shrinkA=0, shrinkB=1))
-            ax.set_title(f"edge {_edge_label(space, e)}", fontsize=8, pad=2)
-            ax.tick_params(labelsize=7)
+            ax.set_title(f"edge {_edge_label(space, e)}", pad=2)
         for ax in axes[-1]:
-            _epoch_axis(ax, 8)
+            _epoch_axis(ax)
         for ax in axes[:, 0]:
-            ax.set_ylabel("softmax weight" if exclusive else "sigmoid weight", fontsize=8)
+            ax.set_ylabel("softmax weight" if exclusive else "sigmoid weight")
         _op_legend(fig, used)
         note = f"; arrows: boundary epochs of {mark_op}" if arrows else ""  # promise only what is drawn
-        fig.suptitle(f"Op weights per edge, {_cell_name(cell_type)}\n{_run_title(run)}{note}", fontsize=10)
+        fig.suptitle(f"Op weights per edge, {_cell_name(cell_type)}\n{_run_title(run)}{note}")
     return fig
 
 
@@ -272,10 +272,15 @@ def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, ti
 
     cmap = colormaps["YlOrRd"].with_extremes(bad="#f2f2f2")
     with style():
-        width = sum(1.2 + 0.42 * len(space.op_names(ct)) for ct in cell_types) + 0.9
-        height = 0.9 + 0.27 * max(a.shape[0] for a in arrays.values())
-        fig = _new_figure(width, max(height, 2.6))
-        axes = fig.subplots(1, len(cell_types), squeeze=False)[0]
+        panels = [1.3 + 0.45 * len(space.op_names(ct)) for ct in cell_types]
+        rows = 0.3 * max(a.shape[0] for a in arrays.values())
+        stacked = sum(panels) + 0.9 > MAX_FIGURE_WIDTH_IN  # DARTS' two cells: one above the other
+        if not stacked:
+            fig = _new_figure(sum(panels) + 0.9, max(1.2 + rows, 2.6))
+            axes = fig.subplots(1, len(cell_types), squeeze=False)[0]
+        else:
+            fig = _new_figure(max(panels) + 0.9, (1.1 + rows) * len(cell_types) + 0.5)
+            axes = fig.subplots(len(cell_types), 1, squeeze=False)[:, 0]
         vmax = 1.0 if not excl else max(float(a.max()) for a in arrays.values())
         image = None
         for ax, ct in zip(axes, cell_types):
@@ -289,7 +294,7 @@ def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, ti
             for (e, c), v in np.ndenumerate(grid):
                 if np.isfinite(v):
                     dark = v / vmax > 0.6 if vmax > 0 else False
-                    ax.text(c, e, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+                    ax.text(c, e, f"{v:.2f}", ha="center", va="center", fontsize=9,
                             color="white" if dark else "#202020")
             ax.set_xticks(range(len(cols)), [OP_SHORT.get(op, op) for op in cols], rotation=45, ha="right")
             ax.set_yticks(range(a.shape[0]), [_edge_label(space, e) for e in range(a.shape[0])])
@@ -301,7 +306,8 @@ def plot_weight_heatmap(weights: Any, space: str | SearchSpace | None = None, ti
             ax.tick_params(length=0)
             for spine in ax.spines.values():
                 spine.set_visible(False)
-        axes[0].set_ylabel("edge (to←from)")
+        for ax in (axes if stacked else axes[:1]):
+            ax.set_ylabel("edge (to←from)")
         cbar = fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.02)
         cbar.set_label("softmax weight" if excl else "sigmoid weight")
         cbar.outline.set_visible(False)
@@ -334,7 +340,7 @@ def plot_weight_histogram(runs: Any, labels: Sequence[str] | None = None, bins: 
             thr = threshold if threshold is not None else \
                 sigmoid_runs[0].config.get("derive_options", {}).get("threshold", 0.85)
             ax.axvline(thr, color="black", ls="--", lw=1.0)
-            ax.text(thr, ax.get_ylim()[1] * 0.97, f" threshold {thr:g}", fontsize=7, va="top")
+            ax.text(thr, ax.get_ylim()[1] * 0.97, f" threshold {thr:g}", fontsize=9, va="top")
         forms = {("softmax" if r.exclusive else "sigmoid") for r in runs}
         ax.set_xlabel(f"op weight ({' / '.join(sorted(forms))}) in the last epoch")
         ax.set_ylabel("number of op weights")
@@ -421,7 +427,7 @@ def plot_ies(runs: Any, labels: Sequence[str] | None = None, spread: str = "std"
         low = ax.get_ylim()[0]
         ax.axhline(top, color="#808080", ls=":", lw=1)
         ax.set_ylim(max(low, 0.0), top + 0.06 * (top - max(low, 0.0)))
-        ax.text(ax.get_xlim()[0], top, " uniform weights: Σ log M", va="bottom", fontsize=7, color="#606060")
+        ax.text(ax.get_xlim()[0], top, " uniform weights: Σ log M", va="bottom", fontsize=9, color="#606060")
     return fig
 
 
@@ -539,9 +545,14 @@ def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, ce
     picked = _pick_cells(n_cells, cells)
     nodes = first["nodes"][0]
     styles = ["-", "--", ":", "-."]
+    ncols = min(len(picked), 3)
+    nrows = -(-len(picked) // ncols)
     with style():
-        fig = _new_figure(2.7 * len(picked) + 1.6, 2.8)
-        axes = fig.subplots(1, len(picked), sharey=True, squeeze=False)[0]
+        fig = _new_figure(min(2.5 * ncols + 0.5, MAX_FIGURE_WIDTH_IN), 2.5 * nrows + 1.0)
+        grid = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[len(picked):]:
+            ax.set_axis_off()
         for ax, c in zip(axes, picked):
             for g_i, (label, members) in enumerate(groups.items()):
                 common = sorted(set(members[0][0]).intersection(*[set(e) for e, _ in members[1:]]))
@@ -550,16 +561,18 @@ def plot_gradient_correlation(runs: Any, labels: Sequence[str] | None = None, ce
                     ax.plot(common, ys, color=_NODE_PALETTE[n_i % len(_NODE_PALETTE)], ls=styles[g_i % 4],
                             marker="o" if len(common) < 4 else None, ms=3)
             ax.axhline(0, color="#808080", lw=0.8)
-            ax.set_title(f"search cell {c + 1} of {n_cells} ({_cell_name(first['cell_types'][c])})")
+            kind = {"normal": " (normal)", "reduce": " (reduction)"}.get(first["cell_types"][c], "")
+            ax.set_title(f"cell {c + 1} of {n_cells}{kind}")
             _epoch_axis(ax)
-        axes[0].set_ylabel("gradient correlation" + (" (cosine)" if value == "cosine" else " (Eq. 8)"))
+        for ax in grid[:, 0]:
+            ax.set_ylabel("gradient correlation" + (" (cosine)" if value == "cosine" else " (Eq. 8)"))
         handles = [Line2D([], [], color=_NODE_PALETTE[i % len(_NODE_PALETTE)], label=f"node {n}")
                    for i, n in enumerate(nodes)]
         if len(groups) > 1:
             handles += [Line2D([], [], color="black", ls=styles[i % 4],
                                label=label + (f" (mean of {len(m)})" if len(m) > 1 else ""))
                         for i, (label, m) in enumerate(groups.items())]
-        fig.legend(handles=handles, loc="outside right center")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
         fig.suptitle("Gradient correlation between the weight-step and alpha-step batches"
                      + (f"\n{_run_title(runs[0])}" if len(runs) == 1 else ""))
     return fig
@@ -575,9 +588,14 @@ def plot_op_weight_gradients(runs: Any, labels: Sequence[str] | None = None, cel
     recorded = [(r, e, v) for r, e, v in recorded if e]
     if not recorded:
         raise ValueError("no run has recorded op-weight gradients (DiagnosticsRecorder(gradients=True))")
+    ncols = min(len(recorded), 2)
+    nrows = -(-len(recorded) // ncols)
     with style():
-        fig = _new_figure(3.3 * len(recorded) + 1.6, 2.9)
-        axes = fig.subplots(1, len(recorded), sharey=True, squeeze=False)[0]
+        fig = _new_figure(3.1 * ncols + 1.6, 2.7 * nrows + 0.4)
+        grid = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[len(recorded):]:
+            ax.set_axis_off()
         used = []
         for ax, (run, epochs, values) in zip(axes, recorded):
             n_cells = len(values[0]["cell_types"])
@@ -590,9 +608,10 @@ def plot_op_weight_gradients(runs: Any, labels: Sequence[str] | None = None, cel
                 ax.plot(epochs, grads[:, e, k], color=op_color(ops[k]), marker="o" if len(epochs) < 4 else None, ms=3)
                 used.append(ops[k])
             ax.axhline(0, color="#808080", lw=0.8)
-            ax.set_title(f"{run.label}: edge {_edge_label(run.space, e)}, cell {c + 1}/{n_cells}", fontsize=9)
+            ax.set_title(f"{run.label}: edge {_edge_label(run.space, e)}, cell {c + 1}/{n_cells}")
             _epoch_axis(ax)
-        axes[0].set_ylabel("dL / dp (alpha-step batch)")
+        for ax in grid[:, 0]:
+            ax.set_ylabel("dL / dp (alpha-step batch)")
         _op_legend(fig, used)
         fig.suptitle("Gradients of the op weights")
     return fig
@@ -622,13 +641,13 @@ def plot_landscape(landscape: Any, epoch: int | None = None, title: str | None =
     a, b = np.meshgrid(land.coords, land.coords, indexing="ij")
     acc = land.acc
     with style():
-        fig = _new_figure(8.4, 3.6)
+        fig = _new_figure(MAX_FIGURE_WIDTH_IN, 3.8)
         ax3 = fig.add_subplot(1, 2, 1, projection="3d")
         ax3.plot_surface(a, b, acc, cmap="viridis", edgecolor="#303030", lw=0.2, alpha=0.95, antialiased=True)
-        ax3.set_xlabel("direction 1", labelpad=-2)
-        ax3.set_ylabel("direction 2", labelpad=-2)
+        ax3.set_xlabel("direction 1", labelpad=6)
+        ax3.set_ylabel("direction 2", labelpad=6)
         ax3.set_zlabel("accuracy (%)", labelpad=0)
-        ax3.tick_params(labelsize=7, pad=0)
+        ax3.tick_params(pad=0)
         ticks = [land.coords[0], 0.0, land.coords[-1]] if len(land.coords) > 2 else list(land.coords)
         ax3.set_xticks(ticks)
         ax3.set_yticks(ticks)
@@ -644,7 +663,7 @@ def plot_landscape(landscape: Any, epoch: int | None = None, title: str | None =
         step = float(levels[1] - levels[0])
         filled = ax.contourf(a, b, acc, levels=levels, cmap="viridis")
         lines = ax.contour(a, b, acc, levels=levels, colors="white", linewidths=0.6)
-        ax.clabel(lines, lines.levels[::2], fmt=f"%.{max(0, -int(np.floor(np.log10(step))))}f", fontsize=6.5,
+        ax.clabel(lines, lines.levels[::2], fmt=f"%.{max(0, -int(np.floor(np.log10(step))))}f", fontsize=9,
                   inline=True)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.yaxis.set_major_locator(MaxNLocator(5))
@@ -666,29 +685,27 @@ def plot_landscape(landscape: Any, epoch: int | None = None, title: str | None =
 
 def plot_residual_gain(history: Mapping[Any, Sequence[Mapping[str, float]]], title: str | None = None) -> Figure:
     """The trainable skip coefficient beta of a small ResNet over training, one line per initial value,
-    test accuracy in an inset (Chu et al., 2021, Fig. 2). ``history``: ``{init: [{"epoch", "beta",
-    "test_acc"}, ...]}`` as :func:`dartslib.book.residual_gain.residual_gain_experiment` returns."""
+    test accuracy in a small panel beside it (Chu et al., 2021, Fig. 2, has it in an inset). ``history``:
+    ``{init: [{"epoch", "beta", "test_acc"}, ...]}`` as
+    :func:`dartslib.book.residual_gain.residual_gain_experiment` returns."""
     inits = list(history)
     palette = ("#d55e00", "#0072b2", "#009e73", "#cc79a7", "#e69f00")
     with style():
-        fig = _new_figure(5.2, 3.3)
-        ax = fig.add_subplot(1, 1, 1)
-        inset = ax.inset_axes([0.6, 0.07, 0.37, 0.26])
+        fig = _new_figure(7.2, 3.4)
+        ax, acc = fig.subplots(1, 2, width_ratios=(2.3, 1))  # an inset would hide the lines at 9 pt
         for i, init in enumerate(inits):
             rows = history[init]
             epochs = [0] + [r["epoch"] for r in rows]
             betas = [float(init)] + [r["beta"] for r in rows]
             colour = palette[i % len(palette)]
             ax.plot(epochs, betas, color=colour, marker="o", ms=3, label=f"β initialised at {float(init):g}")
-            inset.plot([r["epoch"] for r in rows], [r["test_acc"] for r in rows], color=colour, lw=1.2)
+            acc.plot([r["epoch"] for r in rows], [r["test_acc"] for r in rows], color=colour, lw=1.2)
         ax.axhline(1.0, color="#808080", ls=":", lw=1)
         _epoch_axis(ax)
         ax.set_ylabel("β (skip coefficient)")
         fig.legend(handles=ax.get_legend_handles_labels()[0], loc="outside lower center", ncols=len(inits))
-        inset.set_title("test accuracy (%)", fontsize=7, pad=2)
-        inset.tick_params(labelsize=6)
-        inset.xaxis.set_major_locator(MaxNLocator(5, integer=True))
-        inset.grid(True)
+        acc.set_title("test accuracy (%)")
+        _epoch_axis(acc)
         ax.set_title(title or "A ResNet learns a large skip coefficient β")
     return fig
 
@@ -713,12 +730,13 @@ def compare_runs(runs: Any, metrics: Sequence[str] | None = None, labels: Sequen
     ncols = min(ncols, len(metrics))
     nrows = -(-len(metrics) // ncols)
     with style():
-        fig = _new_figure(2.9 * ncols + 1.5, 2.45 * nrows + 0.4)
+        width = min(2.55 * ncols + 0.3, MAX_FIGURE_WIDTH_IN)
+        fig = _new_figure(width, 2.4 * nrows + 1.0)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         for ax, metric in zip(axes.flat, metrics):
             if not _draw_metric(ax, runs, metric, colours, spread, legend=False):
                 ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color="#808080")
-            ax.set_title(METRICS[metric][0], fontsize=9)
+            ax.set_title(textwrap.fill(METRICS[metric][0], int(12 * width / ncols)))  # ~12 characters an inch
             _epoch_axis(ax)
             if metric in ("skip_count", "num_parametric"):
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -729,7 +747,7 @@ def compare_runs(runs: Any, metrics: Sequence[str] | None = None, labels: Sequen
         for label, group in _group(runs).items():
             n = f" (n={len(group)}, mean ± {'sd' if spread == 'std' else 'range'})" if len(group) > 1 else ""
             handles.append(Line2D([], [], color=colours[label], lw=2, label=f"{label}{n}"))
-        fig.legend(handles=handles, loc="outside right center")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3))
         fig.suptitle(title or "Comparison of runs")
     return fig
 
@@ -759,7 +777,7 @@ def standard_figures(run: Any) -> Iterator[tuple[str, Figure]]:
         yield "landscape", plot_landscape(run)
     genotype = run.final_genotype
     if run.space.topology == "nb201":
-        yield "cell", draw_cell(genotype, title=f"Derived cell\n{genotype}")
+        yield "cell", draw_cell(genotype, title="Derived cell\n" + str(genotype).replace("|+|", "|+\n|"))
     else:
         for cell in ("normal", "reduce"):
             yield f"cell_{cell}", draw_cell(genotype, cell)
