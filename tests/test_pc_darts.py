@@ -103,7 +103,7 @@ def test_a_wrong_shuffle_or_bypass_is_detected(monkeypatch):
     assert not torch.allclose(edge(x, w), scaled, atol=1e-3)
 
 
-def test_k1_is_plain_darts():
+def test_k1_is_plain_darts(one_thread):
     """Control: with K = 1 every channel goes through the ops and the shuffle is the identity, so a PC-DARTS
     supernet without edge normalisation computes what the DARTS supernet with the same weights computes."""
     torch.manual_seed(0)
@@ -120,7 +120,7 @@ def test_k1_is_plain_darts():
 
 
 # ------------------------------------------------------------------------------- edge normalisation
-def test_edge_normalisation_weights_each_edge_by_the_softmax_over_its_node():
+def test_edge_normalisation_weights_each_edge_by_the_softmax_over_its_node(one_thread):
     torch.manual_seed(0)
     model = build_supernet("darts", C=8, layers=3, num_classes=10, in_channels=1)
     betas = pc_darts.add_edge_normalization(model)
@@ -150,7 +150,7 @@ def test_edge_normalisation_weights_each_edge_by_the_softmax_over_its_node():
     assert not torch.allclose(states[2], plain, atol=1e-3)  # control: without the edge weights it differs
 
 
-def test_the_cell_is_derived_from_edge_weight_times_op_weight():
+def test_the_cell_is_derived_from_edge_weight_times_op_weight(one_thread):
     """The code's genotype(): W[j, :] * W2[j], then DARTS' rule (ranking edges by their best non-none product)."""
     torch.manual_seed(0)
     model = build_supernet("darts", C=8, layers=3, num_classes=10, in_channels=1)
@@ -186,7 +186,7 @@ def test_pc_darts_preset_and_switch():
     assert sum(p.numel() for p in model.weight_parameters()) < before and not model.arch_extensions
 
 
-def test_a_pc_darts_search_runs_records_and_resumes_bit_identically(tmp_path):
+def test_a_pc_darts_search_runs_records_and_resumes_bit_identically(tmp_path, one_thread):
     config = make_config("pc-darts", "darts", "toy", layers=3, **TINY)
     straight = search(config, progress=False)
     weights = straight.history[-1]["edge_weights"]["normal"]
