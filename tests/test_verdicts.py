@@ -17,9 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results" / "collapse"
 
 
+def nb201(skips: int) -> str:
+    """An NB201 cell with ``skips`` skip edges and 3x3 convolutions elsewhere."""
+    ops = ["skip_connect"] * skips + ["nor_conv_3x3"] * (6 - skips)
+    return f"|{ops[0]}~0|+|{ops[1]}~0|{ops[2]}~1|+|{ops[3]}~0|{ops[4]}~1|{ops[5]}~2|"
+
+
 def fake(method: str, skips: list[int], lead: float = 0.2, block: str = "A") -> list[V.Endpoints]:
     return [V.Endpoints(method=method, seed=i, skips=s, share=0.2, leads=(lead,) * 6, leads_epoch1=(0.01,) * 6,
-                        max_weight=0.3, genotype=f"g{method}{i}{s}", block=block) for i, s in enumerate(skips)]
+                        max_weight=0.3, genotype=nb201(s), block=block) for i, s in enumerate(skips)]
 
 
 # ------------------------------------------------------------------------------------------ the tests

@@ -198,7 +198,9 @@ class Endpoints:
     @property
     def ops(self) -> list[str]:
         """The derived cell's op per edge."""
-        return [tok.split("~")[0] for tok in self.genotype.strip().strip("|").replace("|+|", "|").split("|")]
+        from dartslib.book.results import cell_ops
+
+        return cell_ops(self.genotype)
 
     @property
     def param_free(self) -> int:
@@ -691,6 +693,12 @@ class Evidence:
         return "\n".join(lines) + "\n"
 
 
+def _cell_ops(genotype: str) -> list[str]:
+    from dartslib.book.results import cell_ops
+
+    return cell_ops(genotype)
+
+
 def load_retrained(folder: str | Path) -> list[dict]:
     """One dict per retraining in ``folder`` (``CELL__seedS/result.json``): cell, seed, genotype, test_acc,
     parameters, skips."""
@@ -700,8 +708,7 @@ def load_retrained(folder: str | Path) -> list[dict]:
         cell, seed = path.parent.name.rsplit("__seed", 1)
         rows.append({"cell": cell, "seed": int(seed), "genotype": r["genotype"], "test_acc": float(r["test_acc"]),
                      "parameters": int(r["parameters"]), "skips": r["genotype"].count(SKIP),
-                     "param_free": sum(tok.split("~")[0] in PARAMETER_FREE_OPS
-                                       for tok in r["genotype"].strip("|").replace("|+|", "|").split("|"))})
+                     "param_free": sum(op in PARAMETER_FREE_OPS for op in _cell_ops(r["genotype"]))})
     return rows
 
 
