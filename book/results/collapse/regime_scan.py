@@ -34,25 +34,8 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  
 CHANCE = 0.017  # P(>= 4 of 6 edges skip) for a uniformly drawn cell: sum_k>=4 C(6,k) (1/5)^k (4/5)^(6-k)
 
 
-def chance_rate() -> float:
-    return float(stats.binom.sf(3, 6, 0.2))
-
-
-def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    a = 1 - level
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
-
-def bootstrap_mean(x: np.ndarray, reps: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = rng.choice(x, size=(reps, len(x)), replace=True).mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+# the protocol's statistics, one implementation: dartslib.book.verdicts
+from dartslib.book.verdicts import bootstrap_ci as bootstrap_mean, chance_rate, clopper_pearson  # noqa: E402
 
 
 def read_run(run: Path) -> dict:
