@@ -38,6 +38,7 @@ class SearchSettings(Protocol):
 
     method: str
     space: str
+    C: int
     epochs: int
     seed: int
     update: str
