@@ -193,3 +193,40 @@ def test_the_built_pages_claim_no_more_than_the_verdicts_allow(evidence: V.Evide
                                                             evidence.methods, evidence.regime.decisive,
                                                             str(page.relative_to(html)))]
     assert problems == []
+
+
+def test_a_control_against_its_parent_is_two_sided_and_descriptive() -> None:
+    parent = fake("fairdarts", [0] * 10)
+    more = fake("fairdarts", [3] * 10)
+    c = V.compare_with_parent("fairdarts-no-l01", more, "fairdarts", parent)
+    assert c.diff_skips == pytest.approx(3.0)
+    assert c.p_skips < 1e-3 and c.diff_skips_ci[0] > 0
+    # two-sided: the mirror image gives the same p
+    mirror = V.compare_with_parent("fairdarts", parent, "fairdarts-no-l01", more)
+    assert mirror.p_skips == pytest.approx(c.p_skips) and mirror.diff_skips == pytest.approx(-3.0)
+    # control: the same searches under both labels show no difference
+    same = V.compare_with_parent("fairdarts-no-l01", parent, "fairdarts", parent)
+    assert same.p_skips == 1.0 and same.diff_skips == 0.0
+    assert "two-sided permutation" in c.sentence and "FairDARTS without L01" in c.sentence
+
+
+def test_the_second_arm_and_the_controls_reach_the_glue_and_summary(tmp_path) -> None:
+    ev = V.load_evidence()
+    ev.second_arms = {"darts": fake("darts", [1, 2, 1, 0] * 5, lead=0.01), "sp-darts": fake("sp-darts", [1] * 20)}
+    ev.second_regime = V.regime_verdict({"AVX-512": ev.second_arms["darts"]})
+    ev.second = V.compare_with_baseline(ev.second_arms, decisive=ev.second_regime.decisive)
+    ev.control_arms = {"fairdarts-no-l01": fake("fairdarts", [4] * 20)}
+    ev.controls = V.compare_with_baseline({"darts": ev.arms["darts"], **ev.control_arms}, decisive=True)
+    ev.control_parents = {"fairdarts-no-l01": V.compare_with_parent("fairdarts-no-l01", ev.control_arms[
+        "fairdarts-no-l01"], "fairdarts", ev.arms["fairdarts"])}
+    g = ev.glue_values()
+    assert not ev.second_regime.decisive  # 0/20 skip-dominated and alphas that do not move
+    assert g["verdict_paperlr_regime_word"] == "collapses in some searches"
+    assert g["verdict_paperlr_darts_rate"] == "0/20"
+    assert "verdict_paperlr_spdarts" in g and "verdict_control_fairdartsnol01_parent" in g
+    # a control with 4 skips in every search has no fewer than DARTS
+    assert g["verdict_control_fairdartsnol01_word"] == "no difference shown"
+    md = ev.markdown()
+    assert "## The second arm" in md and "## Controls" in md and "FairDARTS without L01" in md
+    assert [r["method"] for r in ev.second_table()] == ["DARTS", "SP-DARTS"]
+    assert ev.control_table()[1]["vs its parent: skips"].startswith("+")

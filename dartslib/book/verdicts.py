@@ -260,7 +260,9 @@ def load_arms(folder: str | Path, methods: Iterable[str] | None = None) -> dict[
 BOOK_NAMES: dict[str, str] = {"darts": "DARTS", "fairdarts": "FairDARTS", "darts-minus": "DARTS-",
                               "sp-darts": "SP-DARTS", "single-darts": "Single-DARTS",
                               "darts-gaussian": "darts-gaussian", "darts-noskip": "darts-noskip",
-                              "single-darts-wd0": "Single-DARTS (alpha wd 0)"}
+                              "single-darts-wd0": "Single-DARTS (alpha wd 0)",
+                              "fairdarts-no-l01": "FairDARTS without L01",
+                              "single-darts-softmax": "Single-DARTS with softmax"}
 
 
 @dataclass(frozen=True)
@@ -548,6 +550,40 @@ def accuracy_cost(acc: Sequence[float], skips: Sequence[float], parameters: Sequ
                         adjusted=a, adjusted_ci=aci, adjusted_p=ap, verdict=Verdict(word, ap, aci, sentence))
 
 
+@dataclass(frozen=True)
+class ControlComparison:
+    """A control against the arm it controls for (PROTOCOL.md, amendments): the difference of the mean skip
+    count and of the mean parameter-free edge count (control minus parent), each with its bootstrap 95 % interval
+    and two-sided permutation p. Descriptive: no claim word is derived from it."""
+
+    control: str
+    parent: str
+    diff_skips: float
+    diff_skips_ci: tuple[float, float]
+    p_skips: float
+    diff_free: float
+    diff_free_ci: tuple[float, float]
+    p_free: float
+
+    @property
+    def sentence(self) -> str:
+        c, p = BOOK_NAMES.get(self.control, self.control), BOOK_NAMES.get(self.parent, self.parent)
+        return (f"{c} against {p}: {self.diff_skips:+.2f} skips per cell (95 % CI {fmt_ci(self.diff_skips_ci)}, "
+                f"two-sided permutation {fmt_p(self.p_skips)}) and {self.diff_free:+.2f} parameter-free edges "
+                f"(95 % CI {fmt_ci(self.diff_free_ci)}, {fmt_p(self.p_free)})")
+
+
+def compare_with_parent(control: str, runs: Sequence[Endpoints], parent: str,
+                        parent_runs: Sequence[Endpoints]) -> ControlComparison:
+    """:class:`ControlComparison` of a control's searches (``runs``) with its parent arm's (``parent_runs``)."""
+    x, y = [e.skips for e in runs], [e.skips for e in parent_runs]
+    fx, fy = [e.param_free for e in runs], [e.param_free for e in parent_runs]
+    return ControlComparison(control=control, parent=parent, diff_skips=float(np.mean(x) - np.mean(y)),
+                             diff_skips_ci=bootstrap_ci(x, y), p_skips=permutation_test(x, y, "two-sided"),
+                             diff_free=float(np.mean(fx) - np.mean(fy)), diff_free_ci=bootstrap_ci(fx, fy),
+                             p_free=permutation_test(fx, fy, "two-sided"))
+
+
 # ------------------------------------------------------------------------------------- the evidence
 
 #: where the committed evidence lives under the results root (``book/results/collapse``)
@@ -564,11 +600,54 @@ PRIMARY_COMMAND = ("OMP_NUM_THREADS=1 python -m dartslib sweep --methods METHOD 
 PRIMARY_METHODS: tuple[str, ...] = ("darts", "fairdarts", "darts-minus", "sp-darts", "single-darts")
 #: arms added by PROTOCOL.md's amendments: name -> (folder under the results root, the preset it ran)
 AMENDED_ARMS: dict[str, tuple[str, str]] = {"single-darts-wd0": ("primary/single-darts-wd0", "single-darts")}
+#: the second arm (PROTOCOL.md, amendments): each method at its own paper's architecture lr and batch
+SECOND_ARM_DIR = "primary/paper-lr/native"
+#: the second arm's command (``primary/run_arm2.sh``): the primary command without ``--set arch_lr``, with the
+#: paper's batch (64; FairDARTS 128) and Single-DARTS at alpha weight decay 0
+SECOND_ARM_COMMAND = ("OMP_NUM_THREADS=1 python -m dartslib sweep --methods METHOD --spaces nb201 --seeds 100,...,119 "
+                      "--scale toy --out book/results/collapse/primary/paper-lr/native --jobs 1 --batch-seeds "
+                      "--set C=8 --set cells_per_stage=5 --set image_size=8 --set batch_size=64 (FairDARTS: 128) "
+                      "--set epochs=20 --set lr_schedule=constant --set lr=0.025 --set arch_weight_decay=0.001 "
+                      "(Single-DARTS: 0) --set max_steps_per_epoch=12")
+#: the controls (PROTOCOL.md, amendments): name -> (folder under the results root, the preset it ran, the arm it
+#: controls for)
+CONTROL_ARMS: dict[str, tuple[str, str, str]] = {
+    "fairdarts-no-l01": ("primary/controls/fairdarts-no-l01", "fairdarts", "fairdarts"),
+    "single-darts-softmax": ("primary/controls/single-darts-softmax", "single-darts-softmax", "single-darts-wd0")}
 
 
 def possessive(name: str) -> str:
     """``DARTS'``, ``FairDARTS'``, ``SP-DARTS'``: the book's possessive of a method name."""
     return name + ("'" if name.endswith("S") or name.endswith("s") else "'s")
+
+
+def arm_table(arms: Mapping[str, Sequence[Endpoints]], verdicts: Mapping[str, MethodVerdict],
+              order: Sequence[str], baseline: str = "darts") -> list[dict]:
+    """One row per method of an arm (the baseline first, then ``order``): the endpoints with intervals, the
+    tests (Holm-adjusted) and the verdict, formatted for the book."""
+    base = list(arms[baseline])
+    kb = sum(e.dominated for e in base)
+    rows = [{"method": BOOK_NAMES.get(baseline, baseline), "seeds": len(base),
+             "skip-dominated": f"{kb}/{len(base)} ({fmt_ci(clopper_pearson(kb, len(base)), pct=True)})",
+             "skips (of 6)": f"{np.mean([e.skips for e in base]):.2f} {fmt_ci(bootstrap_ci([e.skips for e in base]))}",
+             "param-free-dominated": f"{sum(e.param_free >= DOMINATED_AT for e in base)}/{len(base)} "
+                                     f"({free_op(base)})",
+             "skip share": f"{np.mean([e.share for e in base]):.3f}",
+             "alpha lead (epoch 1)": f"{median_lead(base):.3f} ({median_lead(base, True):.3f})",
+             "Holm p: rate / skips": "", "verdict": "the baseline"}]
+    for m in order:
+        v = verdicts.get(m)
+        if v is None:
+            continue
+        rows.append({"method": BOOK_NAMES.get(m, m), "seeds": v.n,
+                     "skip-dominated": f"{v.k}/{v.n} ({fmt_ci(v.rate_ci, pct=True)})",
+                     "skips (of 6)": f"{v.mean_skips:.2f} {fmt_ci(v.skips_ci)}",
+                     "param-free-dominated": f"{v.k_free}/{v.n} ({v.free_op})",
+                     "skip share": f"{v.share:.3f}",
+                     "alpha lead (epoch 1)": f"{v.lead:.3f} ({v.lead_epoch1:.3f})",
+                     "Holm p: rate / skips": f"{_bare_p(v.rate.p)} / {_bare_p(v.skips.p)}",
+                     "verdict": v.overall.word})
+    return rows
 
 
 @dataclass
@@ -584,33 +663,35 @@ class Evidence:
     cost: AccuracyCost | None
     cost_free: AccuracyCost | None = None
     retrained: list[dict] = field(default_factory=list)
+    #: the second arm (each paper's arch lr and batch): its DARTS' decisiveness, its searches, its verdicts
+    second_regime: RegimeVerdict | None = None
+    second_arms: dict[str, list[Endpoints]] = field(default_factory=dict)
+    second: dict[str, MethodVerdict] = field(default_factory=dict)
+    #: the controls: their searches, their verdicts against the primary arm's DARTS, and against their parent arm
+    control_arms: dict[str, list[Endpoints]] = field(default_factory=dict)
+    controls: dict[str, MethodVerdict] = field(default_factory=dict)
+    control_parents: dict[str, ControlComparison] = field(default_factory=dict)
 
     def table(self) -> list[dict]:
         """One row per method of the primary arm (DARTS first): the endpoints with intervals, the tests
         (Holm-adjusted) and the verdict, formatted for the book."""
-        rows = []
-        base = self.arms["darts"]
-        kb = sum(e.dominated for e in base)
-        rows.append({"method": "DARTS", "seeds": len(base),
-                     "skip-dominated": f"{kb}/{len(base)} ({fmt_ci(clopper_pearson(kb, len(base)), pct=True)})",
-                     "skips (of 6)": f"{np.mean([e.skips for e in base]):.2f} {fmt_ci(bootstrap_ci([e.skips for e in base]))}",
-                     "param-free-dominated": f"{sum(e.param_free >= DOMINATED_AT for e in base)}/{len(base)} "
-                                             f"({free_op(base)})",
-                     "skip share": f"{np.mean([e.share for e in base]):.3f}",
-                     "alpha lead (epoch 1)": f"{median_lead(base):.3f} ({median_lead(base, True):.3f})",
-                     "Holm p: rate / skips": "", "verdict": "the baseline"})
-        for m in [*PRIMARY_METHODS[1:], *AMENDED_ARMS]:
-            v = self.methods.get(m)
-            if v is None:
-                continue
-            rows.append({"method": BOOK_NAMES[m], "seeds": v.n,
-                         "skip-dominated": f"{v.k}/{v.n} ({fmt_ci(v.rate_ci, pct=True)})",
-                         "skips (of 6)": f"{v.mean_skips:.2f} {fmt_ci(v.skips_ci)}",
-                         "param-free-dominated": f"{v.k_free}/{v.n} ({v.free_op})",
-                         "skip share": f"{v.share:.3f}",
-                         "alpha lead (epoch 1)": f"{v.lead:.3f} ({v.lead_epoch1:.3f})",
-                         "Holm p: rate / skips": f"{_bare_p(v.rate.p)} / {_bare_p(v.skips.p)}",
-                         "verdict": v.overall.word})
+        return arm_table(self.arms, self.methods, [*PRIMARY_METHODS[1:], *AMENDED_ARMS])
+
+    def second_table(self) -> list[dict]:
+        """:meth:`table` for the second arm (each paper's arch lr and batch; DARTS at 3e-4 the baseline)."""
+        return arm_table(self.second_arms, self.second, list(PRIMARY_METHODS[1:])) if self.second_arms else []
+
+    def control_table(self) -> list[dict]:
+        """:meth:`table` for the controls against the primary arm's DARTS, with the comparison with the
+        parent arm (difference in mean skips, two-sided p)."""
+        if not self.controls:
+            return []
+        rows = arm_table({"darts": self.arms["darts"], **self.control_arms}, self.controls, list(self.controls))
+        for row, name in zip(rows[1:], self.controls):
+            c = self.control_parents.get(name)
+            row["vs its parent: skips"] = (f"{c.diff_skips:+.2f} {fmt_ci(c.diff_skips_ci)}, {fmt_p(c.p_skips)} "
+                                           f"(vs {BOOK_NAMES[c.parent]})" if c else "")
+        rows[0]["vs its parent: skips"] = ""
         return rows
 
     def figure(self, width: float = 7.0):
@@ -620,6 +701,15 @@ class Evidence:
     def cost_figure(self, width: float = 6.0):
         """Retrained accuracy against the parameter count (:func:`cost_figure`)."""
         return cost_figure(self, width)
+
+    def second_figure(self, width: float = 7.0):
+        """The second arm and the controls at a glance (:func:`arm_figure`): DARTS and every method at its own
+        paper's arch lr, then the two controls beside the primary arm's DARTS."""
+        arms = {f"{m} (paper lr)": runs for m, runs in self.second_arms.items()}
+        arms.update({"darts (primary)": self.arms["darts"], **self.control_arms})
+        names = {f"{m} (paper lr)": f"{BOOK_NAMES[m]}, paper lr" for m in self.second_arms}
+        names["darts (primary)"] = "DARTS, primary arm"
+        return arm_figure(arms, list(arms), width, names=names)
 
     def regime_table(self) -> list[dict]:
         """One row per arithmetic of the confirmation runs: skip-dominated rate with its interval, the exact
@@ -662,6 +752,25 @@ class Evidence:
             g[f"verdict_{key}_k"] = f"{v.k}/{v.n}"
             g[f"verdict_{key}_lead"] = f"{v.lead:.3f}"
         g["verdict_list"] = "; ".join(v.overall.sentence for v in self.methods.values())
+        if self.second_regime is not None:
+            g["verdict_paperlr_regime"] = self.second_regime.verdict.sentence
+            g["verdict_paperlr_regime_word"] = self.second_regime.verdict.word
+            base2 = self.second_arms["darts"]
+            g["verdict_paperlr_darts_rate"] = f"{sum(e.dominated for e in base2)}/{len(base2)}"
+            g["verdict_paperlr_darts_lead"] = f"{median_lead(base2):.3f}"
+            for m, v in self.second.items():
+                key = m.replace("-", "")
+                g[f"verdict_paperlr_{key}"] = v.overall.sentence
+                g[f"verdict_paperlr_{key}_word"] = v.overall.word
+                g[f"verdict_paperlr_{key}_lead"] = f"{v.lead:.3f}"
+            g["verdict_paperlr_list"] = "; ".join(v.overall.sentence for v in self.second.values())
+        for m, v in self.controls.items():
+            key = m.replace("-", "")
+            g[f"verdict_control_{key}"] = v.overall.sentence
+            g[f"verdict_control_{key}_word"] = v.overall.word
+            g[f"verdict_control_{key}_k"] = f"{v.k}/{v.n}"
+            if m in self.control_parents:
+                g[f"verdict_control_{key}_parent"] = self.control_parents[m].sentence
         if self.cost is not None:
             g["verdict_cost"] = self.cost.verdict.sentence
             g["verdict_cost_word"] = self.cost.verdict.word
@@ -690,6 +799,23 @@ class Evidence:
                       f"training seeds each): {self.cost.verdict.sentence}."]
             if self.cost_free is not None:
                 lines += ["", f"The same per parameter-free edge: {self.cost_free.verdict.sentence}."]
+        for title, rows, sentences, intro in (
+                ("## The second arm: each paper's architecture lr and batch", self.second_table(),
+                 [v.overall.sentence for v in self.second.values()],
+                 [f"Baseline: DARTS at its own arch lr 3e-4. {self.second_regime.verdict.sentence}"
+                  f"." if self.second_regime else "", "", f"Command: `{SECOND_ARM_COMMAND}`."]),
+                ("## Controls (against the primary arm's DARTS, and against their parent arm)", self.control_table(),
+                 [v.overall.sentence for v in self.controls.values()]
+                 + [c.sentence for c in self.control_parents.values()],
+                 ["Commands: `primary/run_arm2.sh fairdarts-no-l01` and `primary/run_arm2.sh single-darts-softmax`."])):
+            if not rows:
+                continue
+            lines += ["", title, "", *intro, ""]
+            lines.append("| " + " | ".join(rows[0]) + " |")
+            lines.append("|" + "---|" * len(rows[0]))
+            lines += ["| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows]
+            lines.append("")
+            lines += [f"- {t}." for t in sentences]
         return "\n".join(lines) + "\n"
 
 
@@ -749,30 +875,53 @@ def load_evidence(root: str | Path | None = None) -> Evidence:
     methods = compare_with_baseline(arms, decisive=regime.decisive)
     retrained = load_retrained(root / RETRAIN_DIR)
     derived = {e.genotype for runs in arms.values() for e in runs}
+    found2 = load_arms(root / SECOND_ARM_DIR, PRIMARY_METHODS)
+    second_arms = {m: found2[m] for m in PRIMARY_METHODS if m in found2}
+    second_regime, second = None, {}
+    if "darts" in second_arms:
+        second_regime = regime_verdict({"AVX-512": second_arms["darts"]})
+        second = compare_with_baseline(second_arms, decisive=second_regime.decisive)
+    control_arms = {}
+    for name, (folder, preset, _) in CONTROL_ARMS.items():
+        runs = load_arms(root / folder, [preset]).get(preset)
+        if runs:
+            control_arms[name] = runs
+    controls = compare_with_baseline({"darts": arms["darts"], **control_arms}, decisive=regime.decisive) \
+        if control_arms else {}
+    parents = {name: compare_with_parent(name, runs, CONTROL_ARMS[name][2], arms[CONTROL_ARMS[name][2]])
+               for name, runs in control_arms.items() if CONTROL_ARMS[name][2] in arms}
     return Evidence(root=root, regime=regime, confirmation=confirmation, arms=arms, methods=methods,
                     cost=cost_of(retrained, derived), cost_free=cost_of(retrained, derived, by="param_free"),
-                    retrained=retrained)
+                    retrained=retrained, second_regime=second_regime, second_arms=second_arms, second=second,
+                    control_arms=control_arms, controls=controls, control_parents=parents)
 
 
 # ------------------------------------------------------------------------------------------- figures
 
 def evidence_figure(ev: Evidence, width: float = 7.0):
-    """The primary arm at a glance, three panels over the methods (DARTS first): the skip count of every search
+    """The primary arm at a glance (:func:`arm_figure` over DARTS and the ranked methods)."""
+    return arm_figure(ev.arms, [m for m in PRIMARY_METHODS if m in ev.arms], width)
+
+
+def arm_figure(arms: Mapping[str, Sequence[Endpoints]], methods: Sequence[str], width: float = 7.0,
+               names: Mapping[str, str] | None = None):
+    """An arm at a glance, three panels over ``methods`` (top to bottom): the skip count of every search
     (dots, jittered within the method's row only) with the mean and its bootstrap 95 % interval; the
     skip-dominated rate with its Clopper-Pearson 95 % interval; the median alpha lead at the end against
-    epoch 1 (the random-walk reference) and the 0.05 a method must reach to be ranked."""
+    epoch 1 (the random-walk reference) and the 0.05 a method must reach to be ranked. ``names``: the row
+    labels (default :data:`BOOK_NAMES`); a row's colour is its method's (the label's first word)."""
     from matplotlib.figure import Figure
 
     from dartslib.viz.style import method_color, style
 
-    methods = [m for m in PRIMARY_METHODS if m in ev.arms]
+    names = dict(names or {})
     y = np.arange(len(methods))[::-1]
     with style():
         fig = Figure(figsize=(width, 0.55 * len(methods) + 1.6), layout="constrained")
         ax_skips, ax_rate, ax_lead = fig.subplots(1, 3, sharey=True, gridspec_kw={"width_ratios": [1.4, 1, 1]})
         rng = np.random.default_rng(0)
         for yi, m in zip(y, methods):
-            runs, color = ev.arms[m], method_color(m)
+            runs, color = arms[m], method_color(m.split(" ")[0])
             skips = np.array([e.skips for e in runs], dtype=float)
             ax_skips.scatter(skips, yi + rng.uniform(-0.25, 0.25, len(skips)), s=14, color=color, alpha=0.6, lw=0)
             lo, hi = bootstrap_ci(skips)
@@ -788,7 +937,7 @@ def evidence_figure(ev: Evidence, width: float = 7.0):
             ax_lead.scatter([lead], [yi], s=24, color=color, zorder=3)
         ax_skips.axvline(1.2, color="#888", ls=":", lw=1)
         ax_skips.axvline(DOMINATED_AT - 0.5, color="#555", ls="--", lw=0.8)
-        ax_skips.set(yticks=y, yticklabels=[BOOK_NAMES[m] for m in methods], xlim=(-0.4, 6.4),
+        ax_skips.set(yticks=y, yticklabels=[names.get(m, BOOK_NAMES.get(m, m)) for m in methods], xlim=(-0.4, 6.4),
                      xlabel="skips in the derived cell (of 6)", title="skip count per search")
         ax_rate.axvline(100 * chance_rate(), color="#888", ls=":", lw=1)
         ax_rate.set(xlim=(-3, 103), xlabel="skip-dominated (%)", title="rate, 95 % CI")
