@@ -230,3 +230,9 @@ def test_the_second_arm_and_the_controls_reach_the_glue_and_summary(tmp_path) ->
     assert "## The second arm" in md and "## Controls" in md and "FairDARTS without L01" in md
     assert [r["method"] for r in ev.second_table()] == ["DARTS", "SP-DARTS"]
     assert ev.control_table()[1]["vs its parent: skips"].startswith("+")
+
+
+def test_the_moves_sentence_follows_the_rule() -> None:
+    assert V.moves_sentence(fake("darts", [4] * 5, lead=0.2)).startswith("its alphas move")
+    # control: a lead below 0.05 is not a move
+    assert V.moves_sentence(fake("darts", [4] * 5, lead=0.01)).startswith("its alphas do not move")

@@ -353,6 +353,19 @@ def free_op(runs: Sequence[Endpoints]) -> str:
     return counts.most_common(1)[0][0] if counts else "none"
 
 
+def moves_sentence(runs: Sequence[Endpoints]) -> str:
+    """Whether an arm's alphas move by the rule of PROTOCOL.md section 5, as a sentence (median lead at the end,
+    at epoch 1, and the largest op weight of any edge)."""
+    lead, lead1 = median_lead(runs), median_lead(runs, epoch1=True)
+    largest = max(e.max_weight for e in runs)
+    if lead >= MOVE_LEAD and lead > lead1:
+        return (f"its alphas move: the median lead of the top alpha is {lead:.3f} (epoch 1: {lead1:.3f}), above "
+                f"the protocol's {MOVE_LEAD}; the largest op weight of any edge is {largest:.2f}")
+    return (f"its alphas do not move by the protocol's rule: the median lead of the top alpha is {lead:.3f} "
+            f"(epoch 1: {lead1:.3f}), below {MOVE_LEAD}, and the largest op weight of any edge is {largest:.2f}, so "
+            f"each derived op is the argmax of near-equal alphas")
+
+
 def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str = "darts",
                           decisive: bool = True) -> dict[str, MethodVerdict]:
     """Every method of ``arms`` against ``baseline`` by PROTOCOL.md sections 5-7: Fisher's exact test of the
@@ -758,6 +771,7 @@ class Evidence:
             base2 = self.second_arms["darts"]
             g["verdict_paperlr_darts_rate"] = f"{sum(e.dominated for e in base2)}/{len(base2)}"
             g["verdict_paperlr_darts_lead"] = f"{median_lead(base2):.3f}"
+            g["verdict_paperlr_darts_moves"] = moves_sentence(base2)
             for m, v in self.second.items():
                 key = m.replace("-", "")
                 g[f"verdict_paperlr_{key}"] = v.overall.sentence
