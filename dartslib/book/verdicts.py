@@ -816,8 +816,9 @@ class Evidence:
         for title, rows, sentences, intro in (
                 ("## The second arm: each paper's architecture lr and batch", self.second_table(),
                  [v.overall.sentence for v in self.second.values()],
-                 [f"Baseline: DARTS at its own arch lr 3e-4. {self.second_regime.verdict.sentence}"
-                  f"." if self.second_regime else "", "", f"Command: `{SECOND_ARM_COMMAND}`."]),
+                 [f"Baseline: DARTS at its own arch lr 3e-4, where {self.second_regime.verdict.sentence}; "
+                  f"{moves_sentence(self.second_arms['darts'])}." if self.second_regime else "", "",
+                  f"Command: `{SECOND_ARM_COMMAND}`."]),
                 ("## Controls (against the primary arm's DARTS, and against their parent arm)", self.control_table(),
                  [v.overall.sentence for v in self.controls.values()]
                  + [c.sentence for c in self.control_parents.values()],
