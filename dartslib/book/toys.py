@@ -75,6 +75,8 @@ from dartslib.methods.aux_skip import aux_beta
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.space.op_weights import OpWeightForm, build_op_weight_form
 from dartslib.engine.loop import SearchHook, StepContext
+from dartslib.engine.steps import ARCH_OPTIMIZERS, make_optimizers, search_step
+from dartslib.hooks import arch_loss_terms, call_hooks
 from dartslib.space.supernet import MixedEdge
 
 __all__ = [
@@ -441,8 +443,8 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
         answer = _check_cell(answer)
         if len(answer) != depth:
             raise ValueError(f"answer has {len(answer)} edges but depth is {depth}; give depth=len(answer)")
-    if arch_optimizer not in ("adam", "sgd"):
-        raise ValueError(f"unknown arch_optimizer {arch_optimizer!r}; choose from: adam, sgd")
+    if arch_optimizer not in ARCH_OPTIMIZERS:
+        raise ValueError(f"unknown arch_optimizer {arch_optimizer!r}; choose from: {', '.join(ARCH_OPTIMIZERS)}")
     if update not in TOY_UPDATES:
         raise ValueError(f"unknown toy update {update!r}; choose from: {', '.join(TOY_UPDATES)}")
     if form not in ("softmax", "sigmoid", "sparse-smooth"):
@@ -473,17 +475,12 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     for seed, config in zip(model.seeds, configs):
         prepare_supernet(seed, config)  # SP-DARTS' form with the config's temperatures, DARTS-' aux skips
     hooks: list[list[SearchHook]] = [build_hooks(config) for config in configs]
-    arch_terms = [lambda h=h, seed=seed: h.arch_loss(seed) for seed, seed_hooks in zip(model.seeds, hooks)
-                  for h in seed_hooks if type(h).arch_loss is not SearchHook.arch_loss]
-    weight_opt = torch.optim.SGD(model.weight_parameters(), cfg.lr, momentum=cfg.momentum,
-                                 weight_decay=cfg.weight_decay)
-    if arch_optimizer == "sgd":
-        arch_opt: torch.optim.Optimizer = torch.optim.SGD(model.arch_parameters(), cfg.arch_lr, momentum=cfg.momentum,
-                                                          weight_decay=cfg.arch_weight_decay)
-    else:
-        arch_opt = torch.optim.Adam(model.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
-                                    weight_decay=cfg.arch_weight_decay)
+    hooked = list(zip(model.seeds, hooks))  # each seed's hooks act on its own supernet
+    arch_terms = arch_loss_terms(hooked)
+    weight_opt, arch_opt = make_optimizers(model, cfg, arch_optimizer)
     rows = torch.arange(S)[:, None]
+    # the alphas' batches: the validation set, or other batches of the training set (same-subset)
+    arch_x, arch_y = (x_train, y_train) if update == "same-subset" else (x_val, y_val)
     targets: list[torch.Tensor] = []
 
     def loss_fn(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -492,9 +489,7 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
         return _toy_loss(prediction, target)
 
     def eval_weights() -> torch.Tensor:
-        for seed, seed_hooks in zip(model.seeds, hooks):
-            for h in seed_hooks:
-                h.eval_mode(seed)
+        call_hooks(hooked, "eval_mode")
         with torch.no_grad():
             return model.op_weights().clone()
 
@@ -503,14 +498,9 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
     epoch_of = [step * epochs // steps for step in range(steps)]
     for epoch in range(epochs):
         epoch_steps = [step for step in range(steps) if epoch_of[step] == epoch]
-        for seed, seed_hooks in zip(model.seeds, hooks):
-            for h in seed_hooks:
-                h.on_epoch_start(seed, epoch, epochs)
+        call_hooks(hooked, "on_epoch_start", epoch, epochs)
         for i, step in enumerate(epoch_steps):
-            ctx = StepContext(epoch, epochs, i, len(epoch_steps))
-            for seed, seed_hooks in zip(model.seeds, hooks):
-                for h in seed_hooks:
-                    h.before_step(seed, ctx)
+            call_hooks(hooked, "before_step", StepContext(epoch, epochs, i, len(epoch_steps)))
             beta = model.aux_betas()
             history["beta"].append(float(beta[0, 0]) if isinstance(beta, torch.Tensor) else beta)
             if form == "sparse-smooth":
@@ -519,25 +509,13 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
                 history["sparse"].append(torch.tensor([seed.op_weight_form.temperature == seed.op_weight_form.t_sp
                                                        for seed in model.seeds]))
             xw, yw = x_train[rows, weight_idx[step]], y_train[rows, weight_idx[step]]
-            if update == "single-level":
-                xa, ya = xw, yw
-            elif update == "same-subset":
-                xa, ya = x_train[rows, arch_idx[step]], y_train[rows, arch_idx[step]]
-            else:
-                xa, ya = x_val[rows, arch_idx[step]], y_val[rows, arch_idx[step]]
             if grad_correlation:  # where the step starts from; the batches come from the step itself
                 with torch.no_grad():
                     start = (model.conv_weights.detach().clone(), model.op_weights().detach(), beta)
                 model.batch_log, targets = [], []
-            if update == "single-level":  # Hou et al. (2021), Eq. 16: one backward pass, both steps
-                _steps.single_level_step(model, xw, yw, weight_opt, arch_opt, None, arch_terms, loss_fn=loss_fn)
-            else:  # DARTS' order: the alphas step, then the weights with the new alphas
-                if update == "bilevel-2nd":
-                    _steps.arch_step_second_order(model, xw, yw, xa, ya, weight_opt, arch_opt, cfg.lr, arch_terms,
-                                                  loss_fn=loss_fn)
-                else:
-                    _steps.arch_step_first_order(model, xa, ya, arch_opt, arch_terms, loss_fn=loss_fn)
-                _steps.weight_step(model, xw, yw, weight_opt, None, loss_fn=loss_fn)
+            # the library's search step (xi of the second-order step: the weights' lr, constant here)
+            search_step(model, update, (xw, yw), lambda: (arch_x[rows, arch_idx[step]], arch_y[rows, arch_idx[step]]),
+                        weight_opt, arch_opt, arch_terms=arch_terms, loss_fn=loss_fn)
             if grad_correlation:
                 used = list(zip(model.batch_log, targets))
                 model.batch_log = None
