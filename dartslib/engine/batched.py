@@ -12,7 +12,10 @@ one search whose tensors carry all of them:
   op-weight mixing act per channel; the classifier is a batched matrix product;
 * the loss is the sum of the seeds' mean losses, so each seed's weights and alphas get exactly the gradient
   of their own loss; SGD (momentum, weight decay) and Adam are elementwise, so one optimizer over the
-  stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed.
+  stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed. The steps
+  are the library's own: :func:`dartslib.engine.steps.search_step` with the optimizers of
+  :func:`~dartslib.engine.steps.make_optimizers`, given the per-seed loss and clipping
+  (:meth:`BatchedSearch.take_step`).
 
 Each seed keeps everything of its single-seed run: :class:`BatchedSearch` builds one ordinary
 :class:`~dartslib.engine.loop.Search` per seed (its model initialised from its seed, its own batch iterators and
@@ -717,6 +720,16 @@ class BatchedSearch:
         self._last_zero_one = losses.detach()
         return self.zero_one[0].w01 * losses.sum()
 
+    def take_step(self, batch: tuple[Tensor, Tensor],
+                  arch_batch: tuple[Tensor, Tensor] | Callable[[], tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        """One search step of every seed: the library's :func:`dartslib.engine.steps.search_step` on the stacked
+        seeds, with per-seed losses (their sum is minimised), gradients clipped per seed and the seeds' zero-one
+        loss as the architecture term. ``batch``, ``arch_batch``: stacked (:meth:`_batches`); ``arch_batch`` may
+        be a callable, drawn only when the update uses one. Returns the per-seed losses ``(S,)`` and logits."""
+        return search_step(self.net, self.config.update, batch, arch_batch, self.weight_optimizer,
+                           self.arch_optimizer, arch_terms=[self._arch_extra], grad_clip=self.config.grad_clip,
+                           step_order=self.config.step_order, loss_fn=_seed_losses, clip_fn=clip_grad_norm_per_seed)
+
     def run_epoch(self, bar: Any = None) -> list[dict[str, float]]:
         """One epoch of every seed (the loop of :meth:`dartslib.engine.loop.Search.run_epoch`); per-seed stats."""
         cfg, epoch = self.config, self.epoch
@@ -734,12 +747,7 @@ class BatchedSearch:
                 break
             call_hooks(hooked, "before_step", StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
             x, y = self._batches(batches)
-            # the library's step on the stacked seeds: per-seed losses (their sum is minimised), clipped per seed
-            losses, logits = search_step(self.net, cfg.update, (x, y),
-                                         lambda: self._batches([next(s.arch_stream) for s in self.searches]),
-                                         self.weight_optimizer, self.arch_optimizer, arch_terms=[self._arch_extra],
-                                         grad_clip=cfg.grad_clip, step_order=cfg.step_order, loss_fn=_seed_losses,
-                                         clip_fn=clip_grad_norm_per_seed)
+            losses, logits = self.take_step((x, y), lambda: self._batches([next(s.arch_stream) for s in self.searches]))
             self.partial["loss"] += losses * y.shape[1]
             self.partial["correct"] += (logits.argmax(-1) == y).sum(1)
             self.partial["count"] += y.shape[1]

@@ -11,10 +11,11 @@ from typing import Any, Sequence
 
 import torch
 
-from dartslib.book.toys.search import ToyRun, residual_stack_search
+from dartslib.book.toys.search import ToyRun, residual_stack_search, toy_config
 from dartslib.book.toys.supernet import ToySupernet, _toy_loss
 from dartslib.book.toys.teachers import DISCRETE_ANSWER, WIDTH, _check_cell, _teacher_data
 from dartslib.engine import steps as _steps
+from dartslib.engine.steps import make_optimizers
 
 __all__ = ["Cell", "candidate_cells", "cell_function", "standalone_r2", "standalone_scores", "pooled_scores",
            "DERIVE_RULES", "derived_cells", "regret", "regret_experiment", "regret_summary"]
@@ -114,7 +115,7 @@ def standalone_r2(answer: Sequence[str] | None = DISCRETE_ANSWER, *, cells: Sequ
         # by the library's weight step
         net = ToySupernet(("conv",), W0[:, edges].transpose(0, 1).reshape(G * S, k, 1, WIDTH, WIDTH).clone(),
                           torch.zeros(G * S, k, 1))
-        opt = torch.optim.SGD(net.weight_parameters(), lr, momentum=0.9, weight_decay=3e-4)
+        opt, _ = make_optimizers(net, toy_config(lr=lr))  # the search's weight optimizer (the alphas stay put)
         for step in range(steps):
             xb, yb = x_tr[rows, idx[step]].repeat(G, 1, 1), y_tr[rows, idx[step]].repeat(G, 1, 1)
             _steps.weight_step(net, xb, yb, opt, None, loss_fn=_toy_loss)
