@@ -109,9 +109,8 @@ def bench_step(size: dict[str, Any], seeds: int, batch: int, reps: int, warmup: 
     x, y = batched._batches(batches)
     xa, ya = batched._batches(arch_batches)
 
-    def batched_step() -> None:
-        batched._arch_step(xa, ya)
-        batched._weight_step(x, y)
+    def batched_step() -> None:  # the alphas' step, then the weights' (DARTS' first-order update)
+        batched.take_step((x, y), (xa, ya))
 
     def sequential_steps() -> None:
         for s, a, b in zip(searches, arch_batches, batches):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
@@ -23,7 +23,8 @@ from torch import nn
 if TYPE_CHECKING:
     from dartslib.data import BatchIterator
 
-__all__ = ["SearchHook", "StepContext", "EpochContext", "SearchSettings", "Knob", "Switch", "shown"]
+__all__ = ["SearchHook", "StepContext", "EpochContext", "SearchSettings", "Knob", "Switch", "shown",
+           "HookedModels", "call_hooks", "arch_loss_terms"]
 
 
 @runtime_checkable
@@ -139,6 +140,28 @@ class SearchHook:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+HookedModels = Iterable[tuple[nn.Module, Sequence[SearchHook]]]
+"""``(model, hooks)`` pairs: the hooks of a search and the supernet they act on (one pair for a search; one
+per seed for the seed-batched search and the toy, whose hooks act on each seed's own supernet)."""
+
+
+def call_hooks(models: HookedModels, method: str, *args: Any) -> None:
+    """``hook.<method>(model, *args)`` for every hook of every ``(model, hooks)`` pair, in order: how every
+    search calls ``on_epoch_start`` (``epoch, epochs``), ``before_step`` (a :class:`StepContext`) and
+    ``eval_mode`` (no arguments)."""
+    for model, hooks in models:
+        for hook in hooks:
+            getattr(hook, method)(model, *args)
+
+
+def arch_loss_terms(models: HookedModels) -> list[Callable[[], torch.Tensor | None]]:
+    """The architecture-loss terms of the hooks that have one (those that override
+    :meth:`SearchHook.arch_loss`), each a callable ``() -> tensor`` on its own model, in order (the
+    ``arch_loss_terms`` of :mod:`dartslib.engine.steps`)."""
+    return [lambda hook=hook, model=model: hook.arch_loss(model) for model, hooks in models for hook in hooks
+            if type(hook).arch_loss is not SearchHook.arch_loss]
 
 
 # ------------------------------------------------------------------------------------------------ switches

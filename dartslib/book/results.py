@@ -359,11 +359,11 @@ def measure_run(run_dir: str | os.PathLike[str], calibration_batches: int = 8, p
     from dartslib.diagnostics.measures import discretization_gap, finetuned_accuracy, one_hot_op_weights
     from dartslib.diagnostics.grad_correlation import gradient_correlation
     from dartslib.engine.loop import Search
+    from dartslib.hooks import call_hooks
 
     torch.manual_seed(0)
     search = Search.resume(run_dir, progress=False)
-    for hook in search.hooks:
-        hook.eval_mode(search.model)
+    call_hooks([(search.model, search.hooks)], "eval_mode")
     cfg = search.config
     model = search.model
     genotype = json.loads((Path(run_dir) / "result.json").read_text())["genotype"]

@@ -12,7 +12,10 @@ one search whose tensors carry all of them:
   op-weight mixing act per channel; the classifier is a batched matrix product;
 * the loss is the sum of the seeds' mean losses, so each seed's weights and alphas get exactly the gradient
   of their own loss; SGD (momentum, weight decay) and Adam are elementwise, so one optimizer over the
-  stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed.
+  stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed. The steps
+  are the library's own: :func:`dartslib.engine.steps.search_step` with the optimizers of
+  :func:`~dartslib.engine.steps.make_optimizers`, given the per-seed loss and clipping
+  (:meth:`BatchedSearch.take_step`).
 
 Each seed keeps everything of its single-seed run: :class:`BatchedSearch` builds one ordinary
 :class:`~dartslib.engine.loop.Search` per seed (its model initialised from its seed, its own batch iterators and
@@ -70,6 +73,8 @@ from dartslib.engine.loop import (
     Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
 )
 from dartslib.engine.run import stop_on_signals
+from dartslib.engine.steps import make_optimizers, search_step
+from dartslib.hooks import call_hooks
 from dartslib.methods.presets import prepare_supernet
 from dartslib.space.extensions import EdgeExtension
 from dartslib.space.op_weights import SigmoidWeights, SoftmaxWeights, SparseSmoothWeights
@@ -232,6 +237,14 @@ class SeedBatchedSupernet:
             return {ct: first(self.alphas[ct]) for ct in self.space.cell_types}  # softmax/sigmoid on the last dim
         return {ct: torch.stack([f(a) for f, a in zip(forms, self.alphas[ct].unbind(0))])
                 for ct in self.space.cell_types}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of the stacked weights and alphas (as ``nn.Module.zero_grad``)."""
+        for p in self.weight_parameters() + self.arch_parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
 
     def train(self, mode: bool = True) -> "SeedBatchedSupernet":
         self.training = mode
@@ -650,10 +663,7 @@ class BatchedSearch:
         self._cpu_rng = [state["torch"].clone() for state in rng_states]  # untouched by the steps on CUDA
         self.net.streams = self.streams
         cfg = self.config
-        self.weight_optimizer = torch.optim.SGD(self.net.weight_parameters(), cfg.lr, momentum=cfg.momentum,
-                                                weight_decay=cfg.weight_decay)
-        self.arch_optimizer = torch.optim.Adam(self.net.arch_parameters(), cfg.arch_lr, betas=cfg.arch_betas,
-                                               weight_decay=cfg.arch_weight_decay)
+        self.weight_optimizer, self.arch_optimizer = make_optimizers(self.net, cfg)
         eta_min = cfg.lr_min if cfg.lr_schedule == "cosine" else cfg.lr
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(cfg.epochs, 1),
                                                                     eta_min=eta_min)
@@ -697,7 +707,9 @@ class BatchedSearch:
         return self.net.stack_inputs([x for x, _ in batches]), torch.stack([y for _, y in batches])
 
     def _arch_extra(self) -> Tensor | float:
-        """FairDARTS' zero-one loss per seed (Chu et al., 2020, Eq. 8): ``sum_s w01 * L01(op weights of s)``."""
+        """FairDARTS' zero-one loss per seed (Chu et al., 2020, Eq. 8): ``sum_s w01 * L01(op weights of s)``;
+        the architecture-loss term of every step (the seeds' :class:`~dartslib.methods.zero_one.ZeroOneLoss`
+        hooks, computed batched)."""
         if self.zero_one is None:
             return 0.0
         from dartslib.methods.zero_one import zero_one_loss
@@ -708,49 +720,23 @@ class BatchedSearch:
         self._last_zero_one = losses.detach()
         return self.zero_one[0].w01 * losses.sum()
 
-    def _arch_step(self, x: Tensor, y: Tensor) -> None:
-        """First-order architecture step of every seed (as :func:`dartslib.engine.steps.arch_step_first_order`)."""
-        alphas = self.net.arch_parameters()
-        self.arch_optimizer.zero_grad(set_to_none=True)
-        loss = _seed_losses(self.net(x), y).sum() + self._arch_extra()
-        for alpha, grad in zip(alphas, torch.autograd.grad(loss, alphas, allow_unused=True)):
-            alpha.grad = grad
-        self.arch_optimizer.step()
-
-    def _weight_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """One SGD step of every seed's weights, clipped per seed (as :func:`dartslib.engine.steps.weight_step`)."""
-        params = self.net.weight_parameters()
-        self.weight_optimizer.zero_grad(set_to_none=True)
-        logits = self.net(x)
-        losses = _seed_losses(logits, y)
-        torch.autograd.backward(losses.sum(), inputs=params)
-        if self.config.grad_clip:
-            clip_grad_norm_per_seed(params, self.config.grad_clip)
-        self.weight_optimizer.step()
-        return losses.detach(), logits.detach()
-
-    def _single_level_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Single-DARTS' joint step of every seed (as :func:`dartslib.engine.steps.single_level_step`)."""
-        params = self.net.weight_parameters()
-        self.weight_optimizer.zero_grad(set_to_none=True)
-        self.arch_optimizer.zero_grad(set_to_none=True)
-        logits = self.net(x)
-        losses = _seed_losses(logits, y)
-        (losses.sum() + self._arch_extra()).backward()
-        if self.config.grad_clip:
-            clip_grad_norm_per_seed(params, self.config.grad_clip)
-        self.weight_optimizer.step()
-        self.arch_optimizer.step()
-        return losses.detach(), logits.detach()
+    def take_step(self, batch: tuple[Tensor, Tensor],
+                  arch_batch: tuple[Tensor, Tensor] | Callable[[], tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        """One search step of every seed: the library's :func:`dartslib.engine.steps.search_step` on the stacked
+        seeds, with per-seed losses (their sum is minimised), gradients clipped per seed and the seeds' zero-one
+        loss as the architecture term. ``batch``, ``arch_batch``: stacked (:meth:`_batches`); ``arch_batch`` may
+        be a callable, drawn only when the update uses one. Returns the per-seed losses ``(S,)`` and logits."""
+        return search_step(self.net, self.config.update, batch, arch_batch, self.weight_optimizer,
+                           self.arch_optimizer, arch_terms=[self._arch_extra], grad_clip=self.config.grad_clip,
+                           step_order=self.config.step_order, loss_fn=_seed_losses, clip_fn=clip_grad_norm_per_seed)
 
     def run_epoch(self, bar: Any = None) -> list[dict[str, float]]:
         """One epoch of every seed (the loop of :meth:`dartslib.engine.loop.Search.run_epoch`); per-seed stats."""
         cfg, epoch = self.config, self.epoch
+        hooked = [(search.model, search.hooks) for search in self.searches]  # each seed's hooks on its own model
         self.net.train()
         if self.step == 0:
-            for search in self.searches:
-                for hook in search.hooks:
-                    hook.on_epoch_start(search.model, epoch, cfg.epochs)
+            call_hooks(hooked, "on_epoch_start", epoch, cfg.epochs)
             self.partial = {k: torch.zeros(self.S, dtype=torch.float64, device=self.device)
                             for k in ("loss", "correct", "count")}
         lr = self.weight_optimizer.param_groups[0]["lr"]
@@ -759,16 +745,9 @@ class BatchedSearch:
             batches = [next(stream, None) for stream in streams]
             if batches[0] is None:
                 break
-            ctx = StepContext(epoch, cfg.epochs, step, self.steps_per_epoch)
-            for search in self.searches:
-                for hook in search.hooks:
-                    hook.before_step(search.model, ctx)
+            call_hooks(hooked, "before_step", StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
             x, y = self._batches(batches)
-            if cfg.update == "single-level":
-                losses, logits = self._single_level_step(x, y)
-            else:
-                self._arch_step(*self._batches([next(s.arch_stream) for s in self.searches]))
-                losses, logits = self._weight_step(x, y)
+            losses, logits = self.take_step((x, y), lambda: self._batches([next(s.arch_stream) for s in self.searches]))
             self.partial["loss"] += losses * y.shape[1]
             self.partial["correct"] += (logits.argmax(-1) == y).sum(1)
             self.partial["count"] += y.shape[1]
@@ -785,9 +764,8 @@ class BatchedSearch:
     def evaluate(self) -> list[tuple[float, float]]:
         """Each seed's mean cross-entropy and accuracy (%) on the held-out split, in eval mode (one pass
         over the split for all seeds: every seed's held-out split is the same images)."""
-        for search in self.searches:  # the state the accuracy is reported in (SP-DARTS: t_sm), per seed
-            for hook in search.hooks:
-                hook.eval_mode(search.model)
+        # the state the accuracy is reported in (SP-DARTS: t_sm), per seed
+        call_hooks([(search.model, search.hooks) for search in self.searches], "eval_mode")
         was_training = self.net.training
         self.net.eval()
         loss_sum = torch.zeros(self.S, dtype=torch.float64, device=self.device)

@@ -25,11 +25,12 @@ from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
 from dartslib.engine.distributed import GradientSync, current as current_group
 from dartslib.engine.machine import machine_info
-from dartslib.hooks import EpochContext, SearchHook, StepContext  # noqa: F401  (re-exported: SearchHook, StepContext)
+from dartslib.hooks import (EpochContext, SearchHook, StepContext,  # noqa: F401  (re-exported: SearchHook, StepContext)
+                            arch_loss_terms, call_hooks)
 from dartslib.methods.presets import build_hooks, prepare_supernet
 from dartslib.engine.run import Run, RunDiverged, RunInterrupted
 from dartslib.engine.rundir import RunDirectoryError
-from dartslib.engine.steps import arch_step_first_order, arch_step_second_order, single_level_step, weight_step
+from dartslib.engine.steps import make_optimizers, search_step
 from dartslib.space.spaces import get_space
 from dartslib.space.supernet import Supernet, build_supernet
 
@@ -230,10 +231,7 @@ class Search(Run):
         self.grad_sync = GradientSync(self.model, self.dist)  # with several ranks: global-batch gradients
         self.dist.seed_rank_stream(config.seed)  # noise ops: independent noise per rank's shard
         self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
-        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), config.lr, momentum=config.momentum,
-                                                weight_decay=config.weight_decay, nesterov=config.nesterov)
-        self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), config.arch_lr,
-                                               betas=config.arch_betas, weight_decay=config.arch_weight_decay)
+        self.weight_optimizer, self.arch_optimizer = make_optimizers(self.model, config)
         self.partial: dict[str, torch.Tensor] = {}
         self.steps_per_epoch = len(self.train_batches)
         if config.max_steps_per_epoch:
@@ -248,34 +246,23 @@ class Search(Run):
     def run_epoch(self, bar: Any = None) -> dict[str, float]:
         """One epoch: for every training batch, an architecture step then a weight step (or one joint step)."""
         cfg, model, epoch = self.config, self.model, self.epoch
+        hooked = [(model, self.hooks)]
         model.train()
         if self.step == 0:
-            for hook in self.hooks:
-                hook.on_epoch_start(model, epoch, cfg.epochs)
+            call_hooks(hooked, "on_epoch_start", epoch, cfg.epochs)
             self.partial = {k: torch.zeros((), dtype=torch.float64, device=self.device)  # float64: sums exact
                             for k in ("loss", "correct", "count")}                     # in any order
         lr = self.weight_optimizer.param_groups[0]["lr"]
-        arch_terms = [lambda h=h: h.arch_loss(model) for h in self.hooks if type(h).arch_loss is not SearchHook.arch_loss]
+        arch_terms = arch_loss_terms(hooked)
         for step, (x, y) in enumerate(self.train_batches.epoch(epoch, start=self.step), start=self.step):
             if step >= self.steps_per_epoch:
                 break
             x, y = self.dist.shard(x, y)  # this rank's part of the global batch (all of it on one process)
-            for hook in self.hooks:
-                hook.before_step(model, StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
-            if cfg.update == "single-level":
-                loss, logits = single_level_step(model, x, y, self.weight_optimizer, self.arch_optimizer,
-                                                 cfg.grad_clip, arch_terms)
-            else:
-                x_arch, y_arch = self.dist.shard(*next(self.arch_stream))
-                if cfg.step_order == "weights-first":  # NAS-Bench-201's order
-                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
-                if cfg.update == "bilevel-2nd":
-                    arch_step_second_order(model, x, y, x_arch, y_arch, self.weight_optimizer,
-                                           self.arch_optimizer, lr, arch_terms)
-                else:
-                    arch_step_first_order(model, x_arch, y_arch, self.arch_optimizer, arch_terms)
-                if cfg.step_order == "arch-first":  # DARTS' order
-                    loss, logits = weight_step(model, x, y, self.weight_optimizer, cfg.grad_clip)
+            call_hooks(hooked, "before_step", StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
+            # xi of the second-order step: the lr at the epoch's start (with the per-step schedule too)
+            loss, logits = search_step(model, cfg.update, (x, y), lambda: self.dist.shard(*next(self.arch_stream)),
+                                       self.weight_optimizer, self.arch_optimizer, arch_terms=arch_terms,
+                                       grad_clip=cfg.grad_clip, xi=lr, step_order=cfg.step_order)
             if self.per_step_schedule:
                 self.scheduler.step()
             self.dist.average_buffers(model)  # BN running statistics: the mean over the ranks' shards
@@ -337,8 +324,7 @@ class Search(Run):
                       evaluation: tuple[float, float] | None = None) -> dict[str, Any]:
         """The history record of the epoch just finished; ``evaluation`` = ``(loss, acc)`` on the held-out
         split when the caller measured it already (:mod:`dartslib.engine.batched` evaluates all seeds in one pass)."""
-        for hook in self.hooks:
-            hook.eval_mode(self.model)
+        call_hooks([(self.model, self.hooks)], "eval_mode")
         loss, acc = evaluation if evaluation is not None else evaluate(self.model, iter(self.held_out.epoch(0)))
         record: dict[str, Any] = {"epoch": self.epoch, **stats, f"{self.eval_split}_loss": loss,
                                   f"{self.eval_split}_acc": acc, "seconds": seconds,
