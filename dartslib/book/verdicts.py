@@ -430,9 +430,13 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
                 f"{name} cures the skip collapse here: {k}/{n} skip-dominated (upper 95 % bound {100 * ci[1]:.0f} %, "
                 f"Holm {fmt_p(p_r)}){moved}" if cures else
                 f"{name} gives fewer {'skip-dominated searches' if rate_word == 'fewer' else 'skips'} than "
-                f"{name0} ({'rate' if rate_word == 'fewer' else 'skips'} Holm p = "
-                f"{fmt_p(p_r if rate_word == 'fewer' else p_s)}), but does not cure it "
-                f"({k}/{n} skip-dominated, upper 95 % bound {100 * ci[1]:.0f} %)" if word == "fewer" else
+                f"{name0} ({'rate' if rate_word == 'fewer' else 'skips'} Holm "
+                f"{fmt_p(p_r if rate_word == 'fewer' else p_s)}), "
+                + (f"but no cure can be claimed, since {name0} is not decisive in this setting ({k}/{n} "
+                   f"skip-dominated, upper 95 % bound {100 * ci[1]:.0f} %)"
+                   if rate_word == "fewer" and ci[1] < CURE_UPPER and not decisive else
+                   f"but does not cure it ({k}/{n} skip-dominated, upper 95 % bound {100 * ci[1]:.0f} %)")
+                if word == "fewer" else
                 f"no difference from {name0} shown for {name} ({k}/{n} skip-dominated; Holm {fmt_p(p_r)} for "
                 f"the rate, {fmt_p(p_s)} for skips)"))
         out[method] = MethodVerdict(
