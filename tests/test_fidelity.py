@@ -14,6 +14,7 @@ from dartslib.engine.loop import Search
 from dartslib.engine.train import make_train_config
 
 search_module = importlib.import_module("dartslib.engine.loop")  # the search loop (dartslib.search is the function)
+steps_module = importlib.import_module("dartslib.engine.steps")  # the steps every loop takes (steps.search_step)
 
 TINY = dict(epochs=2, C=4, cells_per_stage=1, max_steps_per_epoch=3, batch_size=32, image_size=8)
 
@@ -40,12 +41,12 @@ def test_nb201_protocol_values_and_the_unchanged_default():
 def _spy_steps(monkeypatch):
     calls = []
     for name in ("weight_step", "arch_step_first_order"):
-        real = getattr(search_module, name)
+        real = getattr(steps_module, name)
 
         def spy(*args, _real=real, _name=name, **kwargs):
             calls.append(_name)
             return _real(*args, **kwargs)
-        monkeypatch.setattr(search_module, name, spy)
+        monkeypatch.setattr(steps_module, name, spy)
     return calls
 
 
@@ -59,12 +60,12 @@ def test_step_order(monkeypatch, order, first):
 
 def test_per_iteration_cosine_and_nesterov(monkeypatch):
     lrs = []
-    real = search_module.weight_step
+    real = steps_module.weight_step
 
-    def spy(model, x, y, optimizer, clip):
+    def spy(model, x, y, optimizer, clip, **kwargs):
         lrs.append(optimizer.param_groups[0]["lr"])
-        return real(model, x, y, optimizer, clip)
-    monkeypatch.setattr(search_module, "weight_step", spy)
+        return real(model, x, y, optimizer, clip, **kwargs)
+    monkeypatch.setattr(steps_module, "weight_step", spy)
     s = Search(make_config("darts", "nb201", "toy", protocol="nb201", **TINY), progress=False)
     assert s.weight_optimizer.param_groups[0]["nesterov"]
     s.run()
