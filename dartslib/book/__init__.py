@@ -25,6 +25,11 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   prints the value), :func:`new_figure`, :func:`band`, :func:`show_table` (a formatted table, never a raw
   DataFrame of floats), :func:`start_chapter` and :func:`search_many`
   (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each);
+* what a few chapters share, imported by name where a chapter uses it: :mod:`~dartslib.book.summaries`
+  (mean ± sd, standard error or t interval over seeds, :func:`~dartslib.book.summaries.glue_mean_sd`, formatted
+  tables), :mod:`~dartslib.book.figures` (the explorers' panels), :mod:`~dartslib.book.prose` (sentences about
+  the committed runs) and :mod:`~dartslib.book.toy_measures` (the toy's R^2 with chosen op weights). A chapter
+  defines a function only when it is the point of its cell (``tests/test_notebook_functions.py``);
 * :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
   ``book/results/collapse/`` at the toy scale, at ``small``/``paper`` scale loaded from the runs folder or run
   on request.
