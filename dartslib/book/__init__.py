@@ -25,6 +25,11 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
   prints the value), :func:`new_figure`, :func:`band`, :func:`show_table` (a formatted table, never a raw
   DataFrame of floats), :func:`start_chapter` and :func:`search_many`
   (independent searches, one per CPU core: the same runs as one :func:`~dartslib.search` call each);
+* what a few chapters share, imported by name where a chapter uses it: :mod:`~dartslib.book.summaries`
+  (mean ± sd, standard error or t interval over seeds, :func:`~dartslib.book.summaries.glue_mean_sd`, formatted
+  tables), :mod:`~dartslib.book.figures` (the explorers' panels), :mod:`~dartslib.book.prose` (sentences about
+  the committed runs) and :mod:`~dartslib.book.toy_measures` (the toy's R^2 with chosen op weights). A chapter
+  defines a function only when it is the point of its cell (``tests/test_notebook_functions.py``);
 * :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
   ``book/results/collapse/`` at the toy scale, at ``small``/``paper`` scale loaded from the runs folder or run
   on request.
@@ -64,20 +69,15 @@ from dartslib import build_supernet, derive, diagnostics, get_space, make_config
 from dartslib.book import toys
 from dartslib.viz import plots
 from dartslib.viz.plots import band
-from dartslib.viz.style import MAX_FIGURE_WIDTH_IN, MIN_DISPLAY_PT
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.device import model_device, synchronize, to_device
 from dartslib.book.explorer import Explorer
 from dartslib.book.results import CollapseResults, collapse_results
 from dartslib.book.runs import CURRENT, OptInRequired, opt_in, runs_root
 
-try:  # the book build pastes computed numbers into its prose with myst-nb's glue
-    from myst_nb import glue
-except ImportError:  # elsewhere (plain Jupyter, Colab): show the value instead
-    def glue(name: str, value: Any, display: bool = True) -> None:
-        """Print ``name = value`` (myst-nb's ``glue`` is not installed, so there is no book to paste into)."""
-        if display:
-            print(f"{name} = {getattr(value, 'data', value)}")
+from dartslib.book.figures import new_figure
+from dartslib.book.paste import glue
+from dartslib.book.summaries import mean_sd, mean_sd_table, show_table
 
 __all__ = [
     # modules and classes every chapter uses
@@ -112,82 +112,6 @@ def tqdm(*args: Any, **kwargs: Any) -> Any:
     """A progress bar for a chapter: a widget in an interactive session, none in the book's build, text elsewhere
     (:func:`dartslib.progress.progress_bar`, which the library's own loops use too)."""
     return progress_bar(*args, **kwargs)
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A chapter's own figure, ``width`` x ``height`` inches, constrained layout, built without pyplot.
-
-    Draw it inside ``with plots.style():`` so it matches the library's figures; a cell that ends with the
-    figure shows it. ``width`` is at most :data:`~dartslib.viz.style.MAX_FIGURE_WIDTH_IN` (8 in): the page shrinks
-    a wider figure to its text column, and its 9-pt text would display smaller than 9 pt
-    (:func:`~dartslib.viz.style.displayed_font_pt`); put more panels in a second row instead."""
-    if width > MAX_FIGURE_WIDTH_IN + 1e-9:
-        raise ValueError(f"new_figure: a figure {width:g} in wide is shrunk on the page and its text displays below "
-                         f"{MIN_DISPLAY_PT:g} pt; at most {MAX_FIGURE_WIDTH_IN:g} in (put panels in two rows)")
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def show_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
-               decimals: int = 2, na: str = "–", index: bool = False, caption: str | None = None) -> Any:
-    """A table as the book shows it: numbers formatted, a missing value as a dash (never ``NaN``), no index.
-
-    Args:
-        df: the table.
-        formats: ``column -> format`` (``"{:.1f}"``, ``"{:.0f}%"``); other float columns get ``decimals`` places.
-        rename: ``column -> header`` (with the unit: ``{"acc": "accuracy (%)"}``), applied after formatting.
-        na: what a missing value shows.
-        index: show the index.
-        caption: a caption above the table.
-
-    Returns:
-        a pandas ``Styler``; a cell that ends with it shows the table.
-    """
-    formats = dict(formats or {})
-    for column in df.columns:
-        if column not in formats and pd.api.types.is_float_dtype(df[column]):
-            formats[column] = f"{{:.{decimals}f}}"
-    styler = df.style.format(formats, na_rep=na)
-    styler = styler.format_index(lambda c: (rename or {}).get(c, c), axis="columns")
-    if not index:
-        styler = styler.hide(axis="index")
-    if caption:
-        styler = styler.set_caption(caption)
-    return styler
-
-
-def mean_sd(values: Any, fmt: str = "{:.2f}", na: str = "–") -> str:
-    """``"mean ± sd"`` of ``values`` over seeds (missing values left out): one value alone, none as ``na``."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return na
-    if len(values) == 1:
-        return fmt.format(values[0])
-    return f"{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}"
-
-
-def mean_sd_table(df: pd.DataFrame, by: str, columns: Mapping[str, str], seeds: bool = True,
-                  na: str = "–") -> Any:
-    """Per group of ``by`` (a method, an arm): ``mean ± sd`` over its rows (seeds) of each column.
-
-    Args:
-        df: one row per seed.
-        by: the column that names the group.
-        columns: ``column -> format`` of the mean and sd (``{"drop": "{:.1f}"}``), in the order shown.
-        seeds: add a column with the number of rows per group.
-        na: what a column that a group never measured shows.
-
-    Returns:
-        the table, formatted (:func:`show_table`).
-    """
-    rows = []
-    for group, part in df.groupby(by, sort=False):
-        row = {by: group}
-        if seeds:
-            row["seeds"] = len(part)
-        row.update({c: mean_sd(part[c], fmt, na) for c, fmt in columns.items()})
-        rows.append(row)
-    return show_table(pd.DataFrame(rows), na=na)
 
 
 @dataclass

@@ -177,6 +177,27 @@ class CollapseRun:
         """``[E]``: skip connections in the cell derived at the end of each epoch."""
         return np.array([cell_ops(h["genotype"]).count("skip_connect") for h in self.history])
 
+    def op_weight(self, op: str) -> np.ndarray:
+        """``[E]``: ``op``'s weight at the end of each epoch, mean over the edges."""
+        return self.op_weights[:, :, self.ops.index(op)].mean(1)
+
+    @property
+    def t_sm(self) -> float | None:
+        """SP-DARTS' smooth temperature of the run (its config's ``t_sm``, else ``10 t_sp`` as
+        :class:`dartslib.methods.temperature.SparseSmooth` sets it); None for a run without ``t_sp``."""
+        cfg = self.config
+        if cfg.get("t_sm"):
+            return float(cfg["t_sm"])
+        return 10 * float(cfg["t_sp"]) if cfg.get("t_sp") else None
+
+    def ies_at(self, t: float) -> float:
+        """The IES (sum over the edges of the softmax entropy, nats) of the final alphas read at temperature ``t``."""
+        import torch
+
+        from dartslib.diagnostics.entropy import edge_entropies
+
+        return float(edge_entropies(torch.softmax(torch.as_tensor(self.alphas[-1]) / t, -1)).sum())
+
     def row(self) -> dict[str, Any]:
         """The run's line of :meth:`CollapseResults.table`."""
         counts = self.param_free_per_epoch
@@ -251,6 +272,19 @@ class CollapseResults:
     def replication_of(self, method: str) -> list[CollapseRun]:
         """The runs of ``method`` in :attr:`replication`, sorted by seed."""
         return sorted((r for r in self.replication if r.method == method), key=lambda r: r.seed)
+
+    def retrained_by_method(self, folder: str, table: pd.DataFrame, controls: Iterable[str] = ()) -> pd.DataFrame:
+        """:meth:`retrained` of ``folder`` joined with ``table`` (one row per search: ``method``, ``genotype``):
+        one row per (cell, training seed) with ``method`` (the first method that derived the cell) and
+        ``derived_by`` (every method that did, with its number of seeds: ``"darts (2), fairdarts (1)"``); the
+        ``controls`` cells get ``"control"`` in both. Cells of no search in ``table`` are left out."""
+        r = self.retrained(folder)
+        derived = table.groupby("genotype").agg(
+            method=("method", "first"),
+            derived_by=("method", lambda s: ", ".join(f"{m} ({n})" for m, n in s.value_counts(sort=False).items())))
+        r = r.join(derived, on="genotype")
+        r.loc[r.cell.isin(list(controls)), ["method", "derived_by"]] = "control"
+        return r.dropna(subset=["method"])
 
     def table(self, replication: bool = False) -> pd.DataFrame:
         """One row per search (see :meth:`CollapseRun.row`), with the mean retrained test accuracy of its
