@@ -85,6 +85,26 @@ def test_search_many_in_two_workers_equals_the_searches_one_after_the_other(tmp_
 
 
 @pytest.mark.slow
+def test_a_search_in_the_background_equals_the_search_here_and_reports_its_error(tmp_path):
+    config = book.make_config("darts", "nb201", "toy", seed=3, cells_per_stage=1, image_size=8, epochs=1,
+                              max_steps_per_epoch=2)
+    future = book.search_in_background(config, tmp_path / "bg")
+    here = book.search_many({0: config}, workers=1)[0]
+    there = future.result(timeout=600)
+    assert there.genotype == here.genotype and there.model is not None
+    assert np.array_equal(np.array(there.arch_weights["cell"]), np.array(here.arch_weights["cell"]))
+    assert (tmp_path / "bg" / "result.json").is_file()
+    # control: another seed is another search, so the comparison above can fail
+    other = book.search_many({0: book.make_config("darts", "nb201", "toy", seed=4, cells_per_stage=1, image_size=8,
+                                                  epochs=1, max_steps_per_epoch=2)}, workers=1)[0]
+    assert not np.array_equal(np.array(other.arch_weights["cell"]), np.array(here.arch_weights["cell"]))
+    # a search that fails in its process raises in the caller's .result()
+    broken = book.search_in_background(config, tmp_path / "bg" / "result.json")  # a file, not a folder
+    with pytest.raises(Exception):
+        broken.result(timeout=600)
+
+
+@pytest.mark.slow
 def test_search_many_hands_results_back_without_a_file_descriptor_per_tensor(tmp_path):
     """Chapter 7 runs 45 searches through the workers. Handing each result's model back through torch's
     multiprocessing passes one file descriptor per tensor, and the build failed with "received 0 items of

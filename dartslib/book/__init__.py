@@ -52,7 +52,7 @@ import pickle
 import shutil
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Mapping
@@ -89,7 +89,7 @@ __all__ = [
     "model_device", "to_device", "synchronize",
     # the book's helpers
     "glue", "new_figure", "band", "show_table", "mean_sd", "mean_sd_table", "Chapter", "start_chapter",
-    "search_many", "OptInRequired", "opt_in", "runs_root",
+    "search_many", "search_in_background", "OptInRequired", "opt_in", "runs_root",
     # the committed real-supernet runs (dartslib.book.results) and the verdicts computed from them
     "collapse_results", "CollapseResults", "glue_evidence",
 ]
@@ -277,6 +277,32 @@ def _search_in_worker(*args: Any) -> bytes:
     pass one file descriptor per tensor, and 45 searches' models exhaust them ("received 0 items of
     ancdata"). The bytes come from this worker, which the parent started; no file is unpickled."""
     return pickle.dumps(_search(*args), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def search_in_background(config: Any, out_dir: Path | None = None, *, threads: int = 1,
+                         ignore_warnings: tuple[type[Warning], ...] = (), desc: str = "search") -> Future:
+    """Start one search in its own process and return at once: a chapter runs its longest search on the
+    second core while the first core runs the chapter's other cells. ``.result()`` waits for it and gives
+    the ``SearchResult`` (its ``model`` included), the same search as ``search_many({k: config}, {k: out_dir},
+    threads=threads)[k]``; an error in the search is raised by ``.result()``.
+
+    Like :func:`search_many`, at the small and paper scales a search that has not finished starts only on
+    request (:func:`dartslib.book.runs.opt_in`)."""
+    opt_in(f"1 search of this chapter ({desc})", [out_dir], [config])
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    inner = pool.submit(_search_in_worker, config, out_dir, None, threads, ignore_warnings)
+    outer: Future = Future()
+
+    def finish(done: Future) -> None:
+        try:
+            outer.set_result(pickle.loads(done.result()))  # our own worker's bytes (see search_many)
+        except BaseException as error:  # noqa: BLE001  (handed to the caller of .result())
+            outer.set_exception(error)
+        finally:
+            pool.shutdown(wait=False)
+
+    inner.add_done_callback(finish)
+    return outer
 
 
 def search_many(configs: Mapping[Hashable, Any], out_dirs: Mapping[Hashable, Path] | None = None, *,
