@@ -35,7 +35,7 @@ from scipy import stats
 
 __all__ = ["SKIP", "NB201_OPS", "DOMINATED_AT", "MOVE_LEAD", "LEVEL", "chance_rate", "clopper_pearson",
            "bootstrap_ci", "permutation_test", "fisher_less", "binom_vs_chance", "holm", "Endpoints", "endpoints",
-           "load_arms", "median_lead", "free_op", "PARAMETER_FREE_OPS", "Verdict", "MethodVerdict", "RegimeVerdict", "regime_verdict", "compare_with_baseline",
+           "load_arms", "median_lead", "moves", "free_op", "PARAMETER_FREE_OPS", "Verdict", "MethodVerdict", "RegimeVerdict", "regime_verdict", "compare_with_baseline",
            "BOOK_NAMES", "CLAIM_WORDS", "check_prose", "fmt_p", "fmt_ci", "AccuracyCost", "accuracy_cost",
            "Evidence", "load_evidence", "load_retrained", "cost_of", "possessive", "PRIMARY_DIR", "CONFIRMATION_DIRS",
            "RETRAIN_DIR", "PRIMARY_METHODS", "AMENDED_ARMS", "PRIMARY_COMMAND", "evidence_figure", "cost_figure"]
@@ -353,12 +353,19 @@ def free_op(runs: Sequence[Endpoints]) -> str:
     return counts.most_common(1)[0][0] if counts else "none"
 
 
+def moves(runs: Sequence[Endpoints]) -> bool:
+    """PROTOCOL.md section 5's rule: the median alpha lead at the end is at least :data:`MOVE_LEAD` and above
+    its epoch-1 value (a method that does not move is undecided)."""
+    lead = median_lead(runs)
+    return lead >= MOVE_LEAD and lead > median_lead(runs, epoch1=True)
+
+
 def moves_sentence(runs: Sequence[Endpoints]) -> str:
     """Whether an arm's alphas move by the rule of PROTOCOL.md section 5, as a sentence (median lead at the end,
     at epoch 1, and the largest op weight of any edge)."""
     lead, lead1 = median_lead(runs), median_lead(runs, epoch1=True)
     largest = max(e.max_weight for e in runs)
-    if lead >= MOVE_LEAD and lead > lead1:
+    if moves(runs):
         return (f"its alphas move: the median lead of the top alpha is {lead:.3f} (epoch 1: {lead1:.3f}), above "
                 f"the protocol's {MOVE_LEAD}; the largest op weight of any edge is {largest:.2f}")
     return (f"its alphas do not move by the protocol's rule: the median lead of the top alpha is {lead:.3f} "
@@ -398,11 +405,11 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
     out = {}
     for method, (runs, k, n, x, y, lead, lead1) in pre.items():
         name = BOOK_NAMES.get(method, method)
-        moves = lead >= MOVE_LEAD and lead > lead1
+        moving = moves(runs)
         ci = clopper_pearson(k, n)
         diff_ci = bootstrap_ci(x, y)
         p_r, p_s = adj_rate[method], adj_skips[method]
-        if not moves:
+        if not moving:
             why = (f"its median alpha lead is {lead:.3f} (epoch 1: {lead1:.3f}; the protocol asks for at least "
                    f"{MOVE_LEAD} and above epoch 1)")
             rate = Verdict("undecided", p_r, ci, f"{name} is undecided, not ranked: {why}")
@@ -413,7 +420,7 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
             skips_word = "fewer" if p_s < LEVEL else "no difference shown"
             rate = Verdict(rate_word, p_r, ci, (
                 f"{name}: {k}/{n} skip-dominated (95 % CI {fmt_ci(ci, pct=True)}) against {possessive(name0)} {kb}/{nb}; "
-                + (f"fewer skip-dominated searches" if rate_word == "fewer" else "no difference in the rate shown")
+                + ("fewer skip-dominated searches" if rate_word == "fewer" else "no difference in the rate shown")
                 + f" (one-sided exact test, Holm-adjusted {fmt_p(p_r)})"))
             skips = Verdict(skips_word, p_s, diff_ci, (
                 f"{name}: {np.mean(x):.2f} skips per cell against {possessive(name0)} {np.mean(y):.2f}, difference "
@@ -443,7 +450,7 @@ def compare_with_baseline(arms: Mapping[str, Sequence[Endpoints]], baseline: str
             method=method, n=n, k=k, k_free=sum(e.param_free >= DOMINATED_AT for e in runs), free_op=free_op(runs),
             rate_ci=ci, mean_skips=float(np.mean(x)), skips_ci=bootstrap_ci(x),
             diff_skips_ci=diff_ci, share=float(np.mean([e.share for e in runs])), lead=lead, lead_epoch1=lead1,
-            moves=moves, rate=rate, skips=skips, overall=overall)
+            moves=moving, rate=rate, skips=skips, overall=overall)
     return out
 
 
