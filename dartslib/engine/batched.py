@@ -64,7 +64,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import SearchConfig
 from dartslib.space.ops import (
     AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock, SepConv, Zero
@@ -72,7 +71,8 @@ from dartslib.space.ops import (
 from dartslib.engine.loop import (
     Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
 )
-from dartslib.engine.run import stop_on_signals
+from dartslib.engine.run import Run
+from dartslib.engine.rundir import RunLock
 from dartslib.engine.steps import make_optimizers, search_step
 from dartslib.hooks import call_hooks
 from dartslib.methods.presets import prepare_supernet
@@ -620,7 +620,7 @@ def _seed_state(optimizer: torch.optim.Optimizer, s: int) -> dict[str, Any]:
     return {"state": state, "param_groups": full["param_groups"]}
 
 
-class BatchedSearch:
+class BatchedSearch(Run[list[SearchResult]]):
     """``S`` seeds of one search configuration, run as one; each seed's run directory is an ordinary one.
 
     ``BatchedSearch.start(configs, out_dirs).run()`` or ``BatchedSearch.resume(run_dirs).run()``; ``run``
@@ -628,11 +628,18 @@ class BatchedSearch:
     per epoch are the batched epoch's wall time divided by ``S`` (each seed's share of the cost), so the
     sum over a sweep's runs is still the time spent.
 
+    It is a :class:`~dartslib.engine.run.Run` without a directory of its own: :meth:`run` is the library's one
+    epoch loop, holding every seed's directory (:meth:`_take_directories`) and turning Ctrl-C / SIGTERM into a
+    stop after the step; the seeds' searches write their records, checkpoints and results.
+
     ``rng_states``: each seed's random state (:meth:`~dartslib.engine.run.Run.rng_state`) as its single-seed
     search would hold it now; its global stream continues from there, per seed (the skip noise). :meth:`start`
     and :meth:`resume` capture them; without them every seed starts from the current global state, which a
     search that draws from it (``skip_noise``) refuses.
     """
+
+    kind, noun, config_class, lr_flags = "search", "search", SearchConfig, "--lr or --arch-lr"
+    Diverged, Interrupted = SearchDiverged, SearchInterrupted
 
     def __init__(self, searches: Sequence[Search], rng_states: Sequence[dict[str, Any]] | None = None) -> None:
         searches = list(searches)
@@ -646,8 +653,8 @@ class BatchedSearch:
                 raise ValueError(f"batched seeds must be at the same point; seed {first.config.seed} is at epoch "
                                  f"{first.epoch} step {first.step}, seed {search.config.seed} at epoch "
                                  f"{search.epoch} step {search.step}")
+        super().__init__(first.config, None, progress=False, overwrite=False, resuming=False)  # one process
         self.searches = searches
-        self.config = first.config
         self.S = len(searches)
         self.device = first.device
         self.steps_per_epoch = first.steps_per_epoch
@@ -681,7 +688,6 @@ class BatchedSearch:
         zero_one = [[h for h in s.hooks if isinstance(h, ZeroOneLoss)] for s in searches]
         self.zero_one: list[Any] | None = [z[0] for z in zero_one] if zero_one[0] else None
         self._last_zero_one: Tensor | None = None
-        self._stop_requested = False
 
     @classmethod
     def start(cls, configs: Sequence[SearchConfig], out_dirs: Sequence[str | Path | None] | None = None,
@@ -804,58 +810,69 @@ class BatchedSearch:
         with _global_stream(self._cpu_rng[s], self.streams[s]):
             return self.searches[s].save()
 
-    def request_stop(self) -> None:
-        """Stop after the current step, saving every seed's checkpoint (what Ctrl-C does)."""
-        self._stop_requested = True
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """The first seed's checkpoint (what an interrupt names; every seed's is saved)."""
+        return self.searches[0].checkpoint_path
 
+    def _take_directories(self) -> list[RunLock]:
+        """Every seed's directory, as its single-seed search takes it (:mod:`dartslib.engine.rundir`): a
+        directory another process holds stops the run before any step, the locks taken so far released."""
+        locks: list[RunLock] = []
+        try:
+            for search in self.searches:
+                lock = search._take_directory()
+                if lock is not None:
+                    locks.append(lock)
+        except BaseException:
+            for lock in locks:
+                lock.release()
+            raise
+        return locks
+
+    # ------------------------------------------------------------------- the parts of Run.run's epoch loop
     def run(self, progress: bool = False) -> list[SearchResult]:
-        """Run the remaining epochs of every seed; returns their results (``result.json`` in each out_dir)."""
-        cfg = self.config
-        bar = None
-        if progress:
-            from dartslib.progress import progress_bar as tqdm
+        """Run the remaining epochs of every seed (:meth:`Run.run <dartslib.engine.run.Run.run>`); returns their
+        results (``result.json`` in each out_dir). Ctrl-C or SIGTERM stops after the step, every seed saved."""
+        self.progress = progress
+        return super().run()
 
-            bar = tqdm(total=cfg.epochs * self.steps_per_epoch, initial=self.epoch * self.steps_per_epoch + self.step,
-                       desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step", leave=False)
-        locks = []  # each seed's run owns its directory, as a single-seed search does (dartslib.engine.rundir)
-        with stop_on_signals(self.request_stop):  # Ctrl-C / SIGTERM: stop after the step, every seed saved
-            try:
-                for search in self.searches:
-                    locks.append(search._take_directory())
-                while self.epoch < cfg.epochs:
-                    started = time.perf_counter()
-                    stats = self.run_epoch(bar)
-                    bad = [search.config.seed for search, st in zip(self.searches, stats)
-                           if not math.isfinite(st["train_loss"])]
-                    if bad:
-                        raise SearchDiverged(f"training loss became non-finite in epoch {self.epoch + 1} for seed(s) "
-                                             f"{', '.join(map(str, bad))}; the last good checkpoints are kept. "
-                                             f"Try a smaller --lr or --arch-lr.")
-                    self.scheduler.step()
-                    self.epoch, self.step = self.epoch + 1, 0
-                    evaluation = self.evaluate()
-                    seconds = (time.perf_counter() - started) / self.S
-                    self.unpack()
-                    for s, (search, st, ev) in enumerate(zip(self.searches, stats, evaluation)):
-                        search.history.append(search._epoch_record(st, seconds, evaluation=ev))
-                        self._save_seed(s)
-                    if self._stop_requested and self.epoch < cfg.epochs:
-                        raise SearchInterrupted(self.searches[0].out_dir / "checkpoint.pt"
-                                                if self.searches[0].out_dir else None)
-                self.unpack()
-                results = []
-                for search in self.searches:
-                    result = search.result()
-                    if search.out_dir is not None:
-                        write_json_atomic(search.out_dir / "result.json", result.to_json())
-                    results.append(result)
-                return results
-            finally:
-                for lock in locks:
-                    if lock is not None:
-                        lock.release()
-                if bar is not None:
-                    bar.close()
+    def progress_bar(self) -> Any:
+        """Steps done of all epochs' steps (each step steps every seed)."""
+        from dartslib.progress import progress_bar
+
+        cfg = self.config
+        return progress_bar(total=cfg.epochs * self.steps_per_epoch,
+                            initial=self.epoch * self.steps_per_epoch + self.step,
+                            desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step",
+                            disable=not self.progress, leave=False)
+
+    def train_epoch(self, bar: Any) -> list[dict[str, float]]:
+        """:meth:`run_epoch`: every seed's steps; per-seed stats."""
+        return self.run_epoch(bar)
+
+    def check_epoch(self, stats: list[dict[str, float]]) -> None:
+        """Refuse an epoch in which any seed's training loss is NaN or infinite, naming the seeds."""
+        bad = [search.config.seed for search, st in zip(self.searches, stats) if not math.isfinite(st["train_loss"])]
+        if bad:
+            raise SearchDiverged(f"training loss became non-finite in epoch {self.epoch + 1} for seed(s) "
+                                 f"{', '.join(map(str, bad))}; the last good checkpoints are kept. "
+                                 f"Try a smaller --lr or --arch-lr.")
+
+    def record_epoch(self, stats: list[dict[str, float]], started: float, bar: Any) -> None:
+        """Evaluate every seed in one pass, unpack, and let each seed's search append its record and save
+        (with its own random stream); each record's ``seconds`` is the epoch's time divided by ``S``."""
+        evaluation = self.evaluate()
+        seconds = (time.perf_counter() - started) / self.S
+        self.unpack()
+        for s, (search, st, ev) in enumerate(zip(self.searches, stats, evaluation)):
+            search.history.append(search._epoch_record(st, seconds, evaluation=ev))
+            self._save_seed(s)
+
+    def finish(self) -> list[SearchResult]:
+        """Unpack; every seed's search returns its result and writes its ``result.json``."""
+        self.unpack()
+        return [search.finish() for search in self.searches]
 
 
 def _stream(rng: dict[str, Any], device: torch.device) -> torch.Generator:

@@ -19,7 +19,6 @@ from torch import nn
 
 from dartslib.device import (CPUFallbackWarning, batches_on, configure_cuda, cuda_unavailable_reason,
                              model_device)
-from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import DEVICE_TYPES, SearchConfig
 from dartslib.data import BatchIterator, load_dataset, split_train_valid
 from dartslib.arch.derive import derive
@@ -173,13 +172,14 @@ class SearchResult:
                 "metrics": self.metrics, **({"machine": self.machine} if self.machine is not None else {})}
 
 
-class Search(Run):
+class Search(Run[SearchResult]):
     """A search in progress. ``Search(config, out_dir).run()``; ``Search.resume(path).run()`` to continue.
 
     ``out_dir`` is owned by one run (:mod:`dartslib.engine.rundir`): a directory that already holds a run is
     refused unless ``overwrite=True`` (its run files are deleted when :meth:`run` starts), and
     :meth:`run` holds ``out_dir/.lock`` throughout, so a second process on the same directory stops.
-    Stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s.
+    The epoch loop (:meth:`run`), stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s; a
+    search supplies its steps (:meth:`run_epoch`) and its records.
     """
 
     kind, noun, config_class, lr_flags = "search", "search", SearchConfig, "--lr or --arch-lr"
@@ -279,34 +279,38 @@ class Search(Run):
         return {"train_loss": totals["loss"].item() / count,
                 "train_acc": 100.0 * totals["correct"].item() / count, "lr": lr}
 
-    def run(self) -> SearchResult:
-        """Run the remaining epochs; Ctrl-C stops after the current step and saves (see :class:`SearchInterrupted`)."""
-        from dartslib.progress import progress_bar as tqdm
+    # ------------------------------------------------------------------- the parts of Run.run's epoch loop
+    def progress_bar(self) -> Any:
+        """Steps done of all epochs' steps, on rank 0."""
+        from dartslib.progress import progress_bar
 
         cfg = self.config
-        total = cfg.epochs * self.steps_per_epoch
-        done = self.epoch * self.steps_per_epoch + self.step
-        with self.running(), tqdm(total=total, initial=done, desc=f"{cfg.method} on {cfg.space}", unit="step",
-                                  disable=not self.progress or self.dist.rank != 0, leave=False) as bar:
-            while self.epoch < cfg.epochs:
-                started = time.perf_counter()
-                with self.grad_sync:
-                    stats = self.run_epoch(bar)
-                self.check_finite(stats["train_loss"])
-                if not self.per_step_schedule:
-                    self.scheduler.step()
-                self.epoch, self.step = self.epoch + 1, 0
-                self.history.append(self._epoch_record(stats, time.perf_counter() - started))
-                bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
-                                acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
-                self.save()
-                if self.stop_requested() and self.epoch < cfg.epochs:
-                    raise SearchInterrupted(self.checkpoint_path)
-            result = self.result()
-            if self.out_dir is not None and self.dist.rank == 0:
-                if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
-                    self._write_history()
-                write_json_atomic(self.out_dir / "result.json", result.to_json())
+        return progress_bar(total=cfg.epochs * self.steps_per_epoch,
+                            initial=self.epoch * self.steps_per_epoch + self.step, desc=f"{cfg.method} on {cfg.space}",
+                            unit="step", disable=not self.progress or self.dist.rank != 0, leave=False)
+
+    def train_epoch(self, bar: Any) -> dict[str, float]:
+        """:meth:`run_epoch`, its gradients averaged over the ranks
+        (:class:`~dartslib.engine.distributed.GradientSync`)."""
+        with self.grad_sync:
+            return self.run_epoch(bar)
+
+    def schedule_epoch(self) -> None:
+        """The epoch's learning-rate step (the per-step schedule, ``cosine-step``, steps in :meth:`run_epoch`)."""
+        if not self.per_step_schedule:
+            self.scheduler.step()
+
+    def record_epoch(self, stats: dict[str, float], started: float, bar: Any) -> None:
+        """Evaluate on the held-out split, append the epoch's record (:meth:`_epoch_record`), save."""
+        self.history.append(self._epoch_record(stats, time.perf_counter() - started))
+        bar.set_postfix(epoch=self.epoch, loss=f"{stats['train_loss']:.3f}",
+                        acc=f"{self.history[-1][self.eval_split + '_acc']:.1f}")
+        self.save()
+
+    def finish(self) -> SearchResult:
+        """The search's :class:`SearchResult`, written to ``result.json``."""
+        result = self.result()
+        self.write_result(result.to_json())
         return result
 
     # ------------------------------------------------------------------------------------ bookkeeping

@@ -1,13 +1,16 @@
 """What a search and a training share: one run that owns its output directory, stops cleanly, saves a
 checkpoint every epoch and resumes from it bit-identically.
 
-:class:`Run` holds the run's directory (:mod:`dartslib.engine.rundir`: the lock, ``history.jsonl``), its
-stop requests (Ctrl-C, SIGTERM, :meth:`Run.request_stop`), the divergence check, the atomic save, the
-random states, and :meth:`Run._resume`: load with ``torch.load(weights_only=True)``, check the
-checkpoint's kind and format, rebuild the run from its config, restore its state. A subclass
-(:class:`~dartslib.engine.loop.Search`, :class:`~dartslib.engine.train.Training`) builds its model and its
-loop, says what its state is (``state_dict`` / ``load_state_dict``) and raises errors named for what it is
-(``Diverged``, ``Interrupted``: subclasses of :class:`RunDiverged` and :class:`RunInterrupted`).
+:meth:`Run.run` is the library's one epoch loop (one screen); the search, the training and the batched
+search supply its parts (:meth:`Run.progress_bar`, :meth:`Run.train_epoch`, :meth:`Run.check_epoch`,
+:meth:`Run.schedule_epoch`, :meth:`Run.record_epoch`, :meth:`Run.finish`). :class:`Run` also holds the run's
+directory (:mod:`dartslib.engine.rundir`: the lock, ``history.jsonl``), its stop requests (Ctrl-C, SIGTERM,
+:meth:`Run.request_stop`), the divergence check, the atomic save, the random states, and :meth:`Run._resume`:
+load with ``torch.load(weights_only=True)``, check the checkpoint's kind and format, rebuild the run from its
+config, restore its state. A subclass (:class:`~dartslib.engine.loop.Search`,
+:class:`~dartslib.engine.train.Training`) builds its model and its steps, says what its state is
+(``state_dict`` / ``load_state_dict``) and raises errors named for what it is (``Diverged``, ``Interrupted``:
+subclasses of :class:`RunDiverged` and :class:`RunInterrupted`).
 """
 from __future__ import annotations
 
@@ -15,17 +18,22 @@ import json
 import math
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Generic, Iterator, TypeVar
 
 import torch
 
 from dartslib.engine.checkpoint import (
-    CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint, write_text_atomic
+    CheckpointError, check_format, load_checkpoint, remove_stale_temporaries, save_checkpoint, write_json_atomic,
+    write_text_atomic
 )
 from dartslib.engine.distributed import Distributed
 from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
+
+ResultT = TypeVar("ResultT")
+"""What a run's :meth:`Run.run` returns (a search's SearchResult, a training's metrics, a batched search's list)."""
 
 __all__ = ["Run", "RunDiverged", "RunInterrupted", "stop_on_signals", "STOP_SIGNALS", "RESUME_CHANGES"]
 
@@ -76,12 +84,13 @@ def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
                 signal.signal(signum, old)
 
 
-class Run:
-    """The run management of a search or a training (see the module docstring).
+class Run(Generic[ResultT]):
+    """The epoch loop and the run management of a search or a training (see the module docstring).
 
     A subclass sets the class attributes, ``self.device`` (where its random state lives) and, from its
-    ``__init__``, calls ``Run.__init__`` first. ``self.epoch`` counts completed epochs, ``self.step`` the
-    steps completed in the current one (non-zero only in a checkpoint written by an interrupt).
+    ``__init__``, calls ``Run.__init__`` first; it supplies the parts of :meth:`run` (the steps of an epoch,
+    its record, the result). ``self.epoch`` counts completed epochs, ``self.step`` the steps completed in the
+    current one (non-zero only in a checkpoint written by an interrupt).
     """
 
     kind: ClassVar[str]                       # the checkpoint kind (dartslib.engine.checkpoint.KNOWN_FORMATS)
@@ -92,6 +101,7 @@ class Run:
     Diverged: ClassVar[type[RunDiverged]] = RunDiverged
     Interrupted: ClassVar[type[RunInterrupted]] = RunInterrupted
     device: torch.device
+    scheduler: Any                            # the learning-rate schedule (stepped by schedule_epoch)
 
     def __init__(self, config: Any, out_dir: str | Path | None, progress: bool, overwrite: bool,
                  resuming: bool, dist: Distributed | None = None) -> None:
@@ -117,6 +127,57 @@ class Run:
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / "checkpoint.pt" if self.out_dir is not None else None
 
+    # ---------------------------------------------------------------------------------- the epoch loop
+    def run(self) -> ResultT:
+        """Run the remaining epochs holding the output directory; return :meth:`finish`'s result. Ctrl-C or
+        SIGTERM stops after the current step and saves (:attr:`Interrupted`); a NaN or infinite training loss
+        stops before the epoch is saved (:attr:`Diverged`)."""
+        with self.running(), self.progress_bar() as bar:
+            while self.epoch < self.config.epochs:
+                started = time.perf_counter()
+                stats = self.train_epoch(bar)  # a stop request inside saves and raises Interrupted
+                self.check_epoch(stats)
+                self.schedule_epoch()
+                self.epoch, self.step = self.epoch + 1, 0
+                self.record_epoch(stats, started, bar)  # evaluate, append to the history, save
+                if self.stop_requested() and self.epoch < self.config.epochs:
+                    raise self.Interrupted(self.checkpoint_path)
+            return self.finish()
+
+    def progress_bar(self) -> Any:
+        """The bar :meth:`run` updates (a ``tqdm`` context manager, disabled when nobody sees it)."""
+        raise NotImplementedError
+
+    def train_epoch(self, bar: Any) -> Any:
+        """The steps of the current epoch from step ``self.step`` on; returns the epoch's training stats."""
+        raise NotImplementedError
+
+    def check_epoch(self, stats: Any) -> None:
+        """Refuse an epoch whose training loss is not finite (:meth:`check_finite`), before it is saved."""
+        self.check_finite(stats["train_loss"])
+
+    def schedule_epoch(self) -> None:
+        """The learning-rate schedule's step at an epoch's end."""
+        self.scheduler.step()
+
+    def record_epoch(self, stats: Any, started: float, bar: Any) -> None:
+        """After epoch ``self.epoch`` (begun at ``time.perf_counter()`` ``started``): evaluate it, append its
+        record to the history, save the checkpoint."""
+        raise NotImplementedError
+
+    def finish(self) -> ResultT:
+        """The result of the finished run, written to ``result.json`` (:meth:`write_result`)."""
+        raise NotImplementedError
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        """Rank 0 writes ``result.json`` (and, after ``--epochs 0``, an empty ``history.jsonl``: a consistent
+        run directory)."""
+        if self.out_dir is None or self.dist.rank != 0:
+            return
+        if not (self.out_dir / "history.jsonl").is_file():
+            self._write_history()
+        write_json_atomic(self.out_dir / "result.json", result)
+
     # ------------------------------------------------------------------------------------ stopping
     def request_stop(self) -> None:
         """Stop after the current step, saving a checkpoint (what Ctrl-C and SIGTERM do)."""
@@ -128,10 +189,10 @@ class Run:
 
     @contextmanager
     def running(self) -> Iterator[None]:
-        """Hold the output directory (:meth:`_take_directory`) and turn Ctrl-C / SIGTERM into
+        """Hold the output directory (:meth:`_take_directories`) and turn Ctrl-C / SIGTERM into
         :meth:`request_stop` while inside. A ``KeyboardInterrupt`` that still gets through (a second
         Ctrl-C) leaves as :attr:`Interrupted` naming the last checkpoint on disk."""
-        lock = self._take_directory()
+        locks = self._take_directories()
         try:
             with stop_on_signals(self.request_stop):
                 yield
@@ -144,7 +205,7 @@ class Run:
                                        "no output directory, nothing saved") from None
             raise self.Interrupted(saved) from None
         finally:
-            if lock is not None:
+            for lock in locks:
                 lock.release()
 
     def check_finite(self, loss: float) -> None:
@@ -159,6 +220,11 @@ class Run:
                             f"Try a smaller {self.lr_flags}.")
 
     # ---------------------------------------------------------------------------- the output directory
+    def _take_directories(self) -> list[RunLock]:
+        """The locks :meth:`running` holds: the output directory's (:meth:`_take_directory`), if any."""
+        lock = self._take_directory()
+        return [lock] if lock is not None else []
+
     def _take_directory(self) -> RunLock | None:
         """Before the first step: lock ``out_dir`` (rank 0; this also proves it writable), check again under
         the lock that a new run finds no other run there (``overwrite``: delete its files), remove

@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from dartslib.engine.checkpoint import write_json_atomic
 from dartslib.engine.config import (
     COMMON_FIELDS, MAX_BATCH_SIZE, MAX_IMAGE_SIZE, SCALES, check_config_dict, validate_fields
 )
@@ -160,10 +159,11 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
     return TrainConfig(**values)
 
 
-class Training(Run):
-    """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``.
-    ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`; ``overwrite=True`` starts over);
-    stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s."""
+class Training(Run[dict[str, Any]]):
+    """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``; ``run``
+    returns the final metrics. ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`;
+    ``overwrite=True`` starts over); the epoch loop (:meth:`run`), stopping, saving and resuming are
+    :class:`~dartslib.engine.run.Run`'s."""
 
     kind, noun, config_class = "train", "training", TrainConfig
     # "step" and "partial" are optional: checkpoints written before mid-epoch stops existed have neither
@@ -227,33 +227,33 @@ class Training(Run):
                 "train_acc": 100.0 * self.partial["correct"].item() / count,
                 "lr": self.optimizer.param_groups[0]["lr"]}
 
-    def run(self) -> dict[str, Any]:
-        """Train the remaining epochs holding ``out_dir``'s lock; returns the final metrics. Ctrl-C or SIGTERM
-        stops after the current step and saves (see :class:`TrainingInterrupted`)."""
+    # ------------------------------------------------------------------- the parts of Run.run's epoch loop
+    def progress_bar(self) -> Any:
+        """Epochs done of the epochs left."""
         from dartslib.progress import progress_bar
 
+        return progress_bar(total=self.config.epochs - self.epoch, desc="train", unit="epoch",
+                            disable=not self.progress, leave=False)
+
+    def train_epoch(self, bar: Any) -> dict[str, float]:
+        """:meth:`run_epoch` (the bar counts epochs: :meth:`record_epoch` moves it)."""
+        return self.run_epoch()
+
+    def record_epoch(self, stats: dict[str, float], started: float, bar: Any) -> None:
+        """Evaluate on the test set, append the epoch's record, save."""
+        test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
+        self.history.append({"epoch": self.epoch, **stats, "test_loss": test_loss, "test_acc": test_acc,
+                             "seconds": time.perf_counter() - started})
+        self.save()
+        bar.update(1)
+
+    def finish(self) -> dict[str, Any]:
+        """The final metrics (the last epoch's record and the parameter count); ``result.json`` adds the config
+        and the machine."""
         cfg = self.config
-        with self.running():
-            for _ in progress_bar(range(self.epoch, cfg.epochs), desc="train", unit="epoch", disable=not self.progress,
-                            leave=False):
-                started = time.perf_counter()
-                stats = self.run_epoch()
-                self.check_finite(stats["train_loss"])
-                self.scheduler.step()
-                self.epoch, self.step = self.epoch + 1, 0
-                test_loss, test_acc = evaluate(self.model, iter(self.test_batches.epoch(0)))
-                self.history.append({"epoch": self.epoch, **stats, "test_loss": test_loss, "test_acc": test_acc,
-                                     "seconds": time.perf_counter() - started})
-                self.save()
-                if self.stop_requested() and self.epoch < cfg.epochs:
-                    raise TrainingInterrupted(self.checkpoint_path)
-            result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
-                      **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
-            if self.out_dir is not None:
-                if not (self.out_dir / "history.jsonl").is_file():  # --epochs 0: an empty, consistent run
-                    self._write_history()
-                write_json_atomic(self.out_dir / "result.json", {**result, "config": dataclasses.asdict(cfg),
-                                                                 "machine": machine_info(self.device)})
+        result = {"genotype": cfg.genotype, "parameters": count_parameters(self.model), "epochs": self.epoch,
+                  **{k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}}
+        self.write_result({**result, "config": dataclasses.asdict(cfg), "machine": machine_info(self.device)})
         return result
 
     def state_dict(self) -> dict[str, Any]:
