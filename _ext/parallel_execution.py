@@ -15,6 +15,9 @@ chapter from the cache; the executed notebooks, and so the pages, are what execu
   this extension), else the number of CPUs this process may use, at most 4 (each chapter's searches use a
   second process at times, and a chapter needs up to about 1 GB of memory).
 * The notebooks start in the order of their file names (chapter 1, the longest, first).
+* A chapter that times something for the reader (chapter 8 times a paper-sized step to price a search) says
+  so in its metadata, ``"dartslib": {"execute_alone": true}``: it is left to MyST-NB, which executes it when
+  Sphinx reads it, after the others have finished, so that no other chapter shares the CPU with its clock.
 * A notebook that raises is not cached here. With ``execute.raise_on_error`` (the book's setting) the build
   stops at once with the notebook's name and traceback, rather than executing it a second time.
 * ``execute_notebooks`` other than ``cache`` (``force``, ``off``, ``auto``), or execution in a temporary folder:
@@ -49,13 +52,17 @@ def build_jobs() -> int:
 
 
 def stale_notebooks(cache: Any, paths: list[Path]) -> list[Path]:
-    """The notebooks among ``paths`` whose code the cache has no executed copy of."""
+    """The notebooks among ``paths`` whose code the cache has no executed copy of, except those that ask to be
+    executed alone (metadata ``dartslib.execute_alone``)."""
     import nbformat
 
     stale = []
     for path in paths:
+        notebook = nbformat.read(str(path), as_version=4)
+        if (notebook.metadata.get("dartslib") or {}).get("execute_alone"):
+            continue
         try:
-            cache.match_cache_notebook(nbformat.read(str(path), as_version=4))
+            cache.match_cache_notebook(notebook)
         except KeyError:
             stale.append(path)
     return stale

@@ -108,3 +108,27 @@ def test_a_notebook_that_raises_stops_the_build_with_its_traceback(ext, tmp_path
     cache.match_cache_notebook(nbformat.read(str(tmp_path / "nbs" / "good.ipynb"), as_version=4))
     with pytest.raises(KeyError):  # not cached: MyST-NB would execute it again and report it
         cache.match_cache_notebook(nbformat.read(str(tmp_path / "nbs" / "bad.ipynb"), as_version=4))
+
+
+def test_a_chapter_that_times_for_the_reader_is_left_to_execute_alone(ext, tmp_path, monkeypatch):
+    """A notebook marked ``dartslib.execute_alone`` is not executed beside the others (MyST-NB executes it
+    later, alone); the unmarked ones are (the control). Chapter 8, which prices a search from a timed step,
+    is marked."""
+    from jupyter_cache import get_cache
+
+    for name in ("a", "b", "clock"):
+        _notebook(tmp_path / "nbs" / f"{name}.ipynb", f"x = {name!r}")  # distinct code: distinct cache entries
+    clock = tmp_path / "nbs" / "clock.ipynb"
+    nb = nbformat.read(str(clock), as_version=4)
+    nb.metadata["dartslib"] = {"execute_alone": True}
+    nbformat.write(nb, str(clock))
+    monkeypatch.setenv("DARTSLIB_BUILD_JOBS", "2")
+    app, env = _app(tmp_path)
+    ext._execute_stale(app, env, ["a", "b", "clock"])
+    cache = get_cache(env.mystnb_config.execution_cache_path)
+    for name in ("a", "b"):
+        cache.match_cache_notebook(nbformat.read(str(tmp_path / "nbs" / f"{name}.ipynb"), as_version=4))
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(nbformat.read(str(clock), as_version=4))
+    chapter8 = nbformat.read(str(ROOT / "nbs" / "08_paper_scale.ipynb"), as_version=4)
+    assert chapter8.metadata["dartslib"]["execute_alone"] is True
