@@ -10,6 +10,13 @@ one search whose tensors carry all of them:
   with ``S*g`` groups (so a depthwise conv has ``S*C`` groups), and a BN over ``S*C`` channels is a BN per
   seed (each channel's batch statistics and running statistics belong to one seed); pooling, ReLU and the
   op-weight mixing act per channel; the classifier is a batched matrix product;
+* the forward pass is the supernet's own: :class:`SeedBatchedSupernet` walks no topology itself. It is an
+  :class:`~dartslib.space.supernet.Executor`, the kernels of the one walk in :mod:`dartslib.space.supernet`
+  (stem -> cells -> classifier, node sums and shares, the edges' extensions and weighted sums), which it
+  runs on the first seed's modules as a blueprint: the kernels above, plus its own way of summing (an
+  edge's weighted sum starts from its node's sum, ``addcmul`` into it) and fused op weights (an op ending in an
+  affine-free BN takes its weight as the BN's scale, 3x3 average pooling multiplies its window sums by
+  ``w / counts`` at once), each the same maths as the ordinary forward;
 * the loss is the sum of the seeds' mean losses, so each seed's weights and alphas get exactly the gradient
   of their own loss; SGD (momentum, weight decay) and Adam are elementwise, so one optimizer over the
   stacked tensors steps every seed as its own optimizer would; gradient-norm clipping is per seed. The steps
@@ -78,9 +85,7 @@ from dartslib.hooks import call_hooks
 from dartslib.methods.presets import prepare_supernet
 from dartslib.space.extensions import EdgeExtension
 from dartslib.space.op_weights import SigmoidWeights, SoftmaxWeights, SparseSmoothWeights
-from dartslib.space.supernet import (
-    DartsSearchCell, DartsSupernet, MixedEdge, NB201SearchCell, NB201Supernet, NodeShare, Supernet, build_supernet
-)
+from dartslib.space.supernet import DartsSupernet, MixedEdge, NB201Supernet, NodeShare, Supernet, build_supernet
 
 __all__ = ["SeedBatchedSupernet", "BatchedSearch", "check_batchable", "draws_globally", "batched_search",
            "SUPPORTED_UPDATES", "BATCHABLE_FORMS"]
@@ -175,9 +180,15 @@ class SeedBatchedSupernet:
     """``S`` supernets of one architecture as one computation; ``forward: (B, S*C_in, H, W) -> (S, B, K)``.
 
     Built from ``S`` ordinary supernets (their values are copied; the modules of the first serve as the
-    blueprint the forward pass walks). ``weights[name]`` is ``(S, *shape)`` for every weight parameter
-    ``name`` of the ordinary model, ``alphas[cell_type]`` is ``(S, E, M)``, ``buffers[name]`` holds the BN
-    running statistics ``(S, C)``. Input channel ``s*C_in + c`` is channel ``c`` of seed ``s``.
+    blueprint). ``weights[name]`` is ``(S, *shape)`` for every weight parameter ``name`` of the ordinary model,
+    ``alphas[cell_type]`` is ``(S, E, M)``, ``buffers[name]`` holds the BN running statistics ``(S, C)``. Input
+    channel ``s*C_in + c`` is channel ``c`` of seed ``s``.
+
+    :meth:`forward` is the blueprint's :meth:`~dartslib.space.supernet.Supernet.forward_with` with this object
+    as its :class:`~dartslib.space.supernet.Executor`: the walk is the ordinary supernet's, the kernels (grouped
+    convs, per-seed BN, fused op weights, seed-wise concat, per-seed classifier, each seed's random draws and
+    extension settings) are this class's. The same kernels serve the extensions' ``stacked_*`` methods
+    (:class:`~dartslib.space.extensions.SeedStack`).
     """
 
     def __init__(self, models: Sequence[Supernet], channels_last: bool | None = None) -> None:
@@ -279,45 +290,45 @@ class SeedBatchedSupernet:
         return self.forward(x)
 
     def forward(self, x: Tensor, op_weights: dict[str, Tensor] | None = None) -> Tensor:
-        """``(B, S*C_in, H, W) -> (S, B, num_classes)`` logits."""
+        """``(B, S*C_in, H, W) -> (S, B, num_classes)`` logits: the supernet's own forward pass
+        (:meth:`~dartslib.space.supernet.Supernet.forward_with` of the blueprint) with this object as its
+        executor; ``op_weights`` ``{cell_type: (S, E, M)}`` overrides the alphas' weights."""
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         weights = self.op_weights() if op_weights is None else op_weights
         self._expanded = {}
-        self._weights = weights
-        net = self.template
-        if isinstance(net, NB201Supernet):
-            x = self._module(net.stem, x)
-            for block in net.cells:
-                x = self._nb201_cell(block, x) if isinstance(block, NB201SearchCell) else self._module(block, x)
-            x = self._module(net.lastact, x)
-        else:
-            s0 = s1 = self._module(net.stem, x)
-            for cell in net.cells:
-                s0, s1 = s1, self._darts_cell(cell, s0, s1)
-            x = s1
-        self._expanded, self._weights = {}, {}
-        return self._classifier(net.classifier, F.adaptive_avg_pool2d(x, 1).flatten(1))
+        try:
+            return self.template.forward_with(x, weights, self)
+        finally:
+            self._expanded = {}
 
-    # cells ------------------------------------------------------------------------------------------
-    def _edge_weights(self, cell_type: str, C: int) -> Tensor:
-        """``(E, M, S*C, 1, 1)``: the op weights broadcast over each seed's ``C`` channels."""
-        key = (cell_type, C)
+    # the executor (dartslib.space.supernet.Executor): the kernels of the one forward pass, per seed --------
+    def is_training(self, module: nn.Module) -> bool:
+        return self.training  # the blueprint's modules hold seed 0's mode; the batched model has its own
+
+    def cell(self, cell: nn.Module, inputs: tuple[Tensor, ...], weights: Tensor) -> Tensor:
+        return cell.forward(*inputs, weights, self)
+
+    def edge_weights(self, weights: Tensor, like: Tensor) -> Tensor:
+        """``(S, E, M) -> (E, M, S*C, 1, 1)``: the op weights broadcast over each seed's ``C`` channels of
+        ``like``, formed once per forward pass for each cell type and width."""
+        C = like.shape[1] // self.S
+        key = (id(weights), C)  # one tensor per cell type, alive for the pass
         if key not in self._expanded:
-            w = self._weights[cell_type].permute(1, 2, 0)  # (E, M, S)
+            w = weights.permute(1, 2, 0)  # (E, M, S)
             self._expanded[key] = w.repeat_interleave(C, dim=2)[..., None, None]
         return self._expanded[key]
 
-    def _mixed(self, edge: MixedEdge, x: Tensor, w: Tensor, share: NodeShare | None,
-               out: Tensor | None = None) -> Tensor:
-        """``out + edge(x)`` per seed (``out``: the node's sum so far, or None); ``w`` is ``(M, S*C, 1, 1)``.
-        The edge's extensions (:mod:`dartslib.space.extensions`: DARTS-' auxiliary skip, the skip noise), read
-        from each seed's own edge, run through their ``stacked_*`` methods, nested as ``MixedEdge.forward``
-        nests them, around the weighted sum :meth:`_mix`. That sum is accumulated into the node's sum ``out``
-        (one addition less per op), so a stacked ``forward_edge`` receives ``out`` + the weighted sum from ``mix``
-        and may only add to it (as a branch does)."""
-        if not edge.extensions:
-            return self._mix(edge, x, w, share, out, ())
+    def edge(self, edge: MixedEdge, x: Tensor, weights: Tensor, share: NodeShare | None,
+             node: Tensor | None) -> Tensor:
+        """``node + edge(x)`` per seed: the edge's weighted sum starts from the node's sum ``node`` (one addition
+        less per op), so a stacked ``forward_edge`` receives ``node`` + the weighted sum and may only add to it
+        (as a branch does)."""
+        return edge.run(self, x, weights, share, node)
+
+    def extensions(self, edge: MixedEdge) -> list[list[EdgeExtension]]:
+        """Per active extension of the edge, that extension in every seed's edge (each seed's own settings:
+        DARTS-' ``beta``, the skip-noise ``std``); every seed's edge must hold the same stackable ones."""
         seed_edges = self._seed_edges[id(edge)]
         names = [name for name, e in edge.extensions.items() if e.active]
         for seed_edge in seed_edges[1:]:
@@ -328,49 +339,116 @@ class SeedBatchedSupernet:
             if not type(extensions[0]).stackable:
                 raise ValueError(f"batched seeds do not support the edge extension {type(extensions[0]).__name__} "
                                  f"({extensions[0].name})")
+        return per_seed
 
-        def wrapped(k: int, x_: Tensor) -> Tensor:
-            if k == len(per_seed):
-                return self._mix(edge, x_, w, share, out, per_seed)
-            cls = type(per_seed[k][0])
-            return cls.stacked_forward_edge(per_seed[k], edge, x_, lambda x2: wrapped(k + 1, x2), self)
+    def forward_edge(self, extensions: Sequence[EdgeExtension], edge: MixedEdge, x: Tensor, weights: Tensor,
+                     share: NodeShare | None, inner: Callable[..., Tensor]) -> Tensor:
+        return type(extensions[0]).stacked_forward_edge(extensions, edge, x, lambda x2: inner(x2, weights, share),
+                                                        self)
 
-        return wrapped(0, x)
+    def changes_op(self, extensions: Sequence[EdgeExtension], edge: MixedEdge, index: int) -> bool:
+        """Whether the extension changes op ``index`` on any seed's edge."""
+        return any(e.changes_op(se, index, self.training) for e, se in zip(extensions, self._seed_edges[id(edge)]))
 
-    def _mix(self, edge: MixedEdge, x: Tensor, w: Tensor, share: NodeShare | None, out: Tensor | None,
-             per_seed: Sequence[Sequence[EdgeExtension]]) -> Tensor:
-        """``out + sum_i w_i * op_i(x)`` per seed, as :meth:`~dartslib.space.supernet.MixedEdge.mix`, fused where
-        the maths allow: an op that ends in an affine-free BN takes ``w_i`` as that BN's scale (``w * BN(z)`` is
-        BN with gamma = w), and 3x3 average pooling multiplies its window sums by ``w_i / counts`` at once. An op
-        whose output an extension changes (``per_seed``: each extension in every seed's edge) is not fused."""
-        seed_edges = self._seed_edges[id(edge)] if per_seed else ()
-        for i in edge.computed:
-            op = edge.ops[i]
-            changing = [exts for exts in per_seed
-                        if any(e.changes_op(se, i, self.training) for e, se in zip(exts, seed_edges))]
-            if changing:
-                y = self._op(edge, i, x, share)
-                for exts in changing:
-                    y = type(exts[0]).stacked_op_output(exts, edge, i, y, self)
-                out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
-                continue
-            if isinstance(op, AvgPool3x3) and self.fuse:
-                sums, counts = self._pool_sums(op, x)
-                scale = w[i] / counts  # (S*C, H', W'): no batch dimension, cheap
-                out = sums * scale if out is None else torch.addcmul(out, sums, scale)
-                continue
-            if self.fuse and _ends_in_plain_bn(op) and not (isinstance(op, PoolBN) and share is not None):
-                y = self._op(edge, i, x, share, gain=w[i].view(-1))
-                out = y if out is None else out + y
-                continue
-            y = self._op(edge, i, x, share)
-            out = w[i] * y if out is None else torch.addcmul(out, w[i], y)
-        return out
+    def op_output(self, extensions: Sequence[EdgeExtension], edge: MixedEdge, index: int, y: Tensor) -> Tensor:
+        return type(extensions[0]).stacked_op_output(extensions, edge, index, y, self)
 
-    # the seed stack (dartslib.space.extensions.SeedStack) the extensions' stacked_* methods use
-    def module(self, m: nn.Module, x: Tensor) -> Tensor:
-        """Module ``m`` of the blueprint on every seed's channels of ``x`` ``(B, S*C, H, W)``, with each seed's weights."""
-        return self._module(m, x)
+    def fused_term(self, edge: MixedEdge, index: int, x: Tensor, weights: Tensor, share: NodeShare | None,
+                   out: Tensor | None) -> Tensor | None:
+        """``out + w_i * op_i(x)`` per seed, fused where the maths allow (``self.fuse``): an op that ends in an
+        affine-free BN takes ``w_i`` ``(S*C, 1, 1)`` as that BN's scale (``w * BN(z)`` is BN with gamma = w), and
+        3x3 average pooling multiplies its window sums by ``w_i / counts`` at once. None otherwise (a node's
+        shared pooling + BN is not fused: one tensor serves every edge leaving the node)."""
+        if not self.fuse:
+            return None
+        op = edge.ops[index]
+        if isinstance(op, AvgPool3x3):
+            sums, counts = self._pool_sums(op, x)
+            scale = weights[index] / counts  # (S*C, H', W'): no batch dimension, cheap
+            return sums * scale if out is None else torch.addcmul(out, sums, scale)
+        if _ends_in_plain_bn(op) and not (isinstance(op, PoolBN) and share is not None):
+            y = edge.op(index, x, share, self, gain=weights[index].view(-1))
+            return y if out is None else out + y
+        return None
+
+    @torch.no_grad()
+    def copy_bn_stats(self, source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
+        src, dst = self._prefix[id(source)], self._prefix[id(target)]
+        for name in ("running_mean", "running_var"):
+            if src + name in self.buffers:
+                self.buffers[dst + name].copy_(self.buffers[src + name])
+        self._bn_calls[dst] = self._bn_calls[src]
+
+    def cat(self, states: Sequence[Tensor]) -> Tensor:
+        """Concatenate along the channels of each seed: ``[(B, S*C_i, H, W)] -> (B, S*sum C_i, H, W)``."""
+        B, _, H, W = states[0].shape
+        S = self.S
+        if self.channels_last:
+            parts = [t.permute(0, 2, 3, 1).reshape(B, H, W, S, -1) for t in states]
+            return torch.cat(parts, dim=4).view(B, H, W, -1).permute(0, 3, 1, 2)
+        parts = [t.reshape(B, S, -1, H, W) for t in states]
+        return torch.cat(parts, dim=2).view(B, -1, H, W)
+
+    def classifier(self, linear: nn.Linear, features: Tensor) -> Tensor:
+        """``(B, S*F) -> (S, B, K)``: each seed's features times its own classifier."""
+        p = self._prefix[id(linear)]
+        weight, bias = self.weights[p + "weight"], self.weights[p + "bias"]  # (S, K, F), (S, K)
+        per_seed = features.view(features.shape[0], self.S, -1).transpose(0, 1)  # (S, B, F)
+        return torch.baddbmm(bias.unsqueeze(1), per_seed, weight.transpose(1, 2))
+
+    # modules (also the seed stack, dartslib.space.extensions.SeedStack, of the extensions' stacked_* methods)
+    def module(self, m: nn.Module, x: Tensor, gain: Tensor | None = None) -> Tensor:
+        """Module ``m`` of the blueprint on every seed's channels of ``x`` ``(B, S*C, H, W)``, with each seed's
+        weights; ``gain`` ``(S*C,)`` only for ops that end in a plain BN."""
+        if gain is not None and not _ends_in_plain_bn(m):
+            raise ValueError(f"{type(m).__name__} cannot take a gain")
+        if isinstance(m, nn.Conv2d):
+            return self._conv(m, x)
+        if isinstance(m, nn.BatchNorm2d):
+            return self._bn(m, x, gain)
+        if isinstance(m, (nn.ReLU,)):
+            return torch.relu(x)
+        if isinstance(m, (ReLUConvBN, DilConv, SepConv, FactorizedReduce)):
+            return self.from_relu(m, torch.relu(x), gain)
+        if isinstance(m, PoolBN):
+            return self._bn(m[1], m[0](x), gain)
+        if isinstance(m, ResNetBasicBlock):
+            return self.module(m.shortcut, x) + self.module(m.conv_b, self.module(m.conv_a, x))
+        if isinstance(m, nn.Sequential):
+            for child in m:
+                x = self.module(child, x)
+            return x
+        if isinstance(m, (Identity, nn.Identity)):
+            return x
+        if isinstance(m, Zero):
+            return x.mul(0.0) if m.stride == 1 else x[:, :, :: m.stride, :: m.stride].mul(0.0)
+        if isinstance(m, (AvgPool3x3, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):  # per channel: per seed
+            return m(x)
+        if isinstance(m, Noise):  # RobustDARTS S4's noise op: N(0, 1) of the output's shape, per seed
+            if m.stride != 1:
+                x = x[:, :, :: m.stride, :: m.stride]
+            return torch.cat(self._seed_normals(x), dim=1)
+        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
+
+    def from_relu(self, m: nn.Module, relu_x: Tensor, gain: Tensor | None = None) -> Tensor:
+        """ReLU-first ops on an input whose ReLU is taken (as the ops' ``forward_from_relu``)."""
+        r = relu_x
+        if isinstance(m, ReLUConvBN):
+            return self._bn(m[2], self._conv(m[1], r), gain)
+        if isinstance(m, DilConv):
+            depthwise = m[1]
+            if m._subsample:  # the stride-2 dilation-2 conv reads only even pixels (see ops.DilConv)
+                k = depthwise.kernel_size[0]
+                y = self._conv(depthwise, r[:, :, ::2, ::2], stride=1, padding=k // 2, dilation=1)
+            else:
+                y = self._conv(depthwise, r)
+            return self._bn(m[3], self._conv(m[2], y), gain)
+        if isinstance(m, SepConv):
+            return self.module(m[1], self.from_relu(m[0], r), gain)
+        if isinstance(m, FactorizedReduce):
+            shifted = F.pad(r[:, :, 1:, 1:], (0, 1, 0, 1))
+            return self._bn(m.bn, self.cat([self._conv(m.conv_1, r), self._conv(m.conv_2, shifted)]), gain)
+        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
 
     def per_channel(self, values: Sequence[float], like: Tensor) -> Tensor:
         """``(S*C, 1, 1)``: seed ``s``'s value on each of its ``C`` channels of ``like`` ``(B, S*C, H, W)``."""
@@ -406,106 +484,6 @@ class SeedBatchedSupernet:
         counts = F.conv2d(x.new_ones(1, 1, height, width), x.new_ones(1, 1, 3, 3), stride=pool.stride, padding=1)
         return sums, counts[0]
 
-    def _op(self, edge: MixedEdge, i: int, x: Tensor, share: NodeShare | None, gain: Tensor | None = None) -> Tensor:
-        """Op ``i`` of ``edge`` on ``x`` (through the node's shared ReLU / pooling when ``share``); ``gain``
-        (``(S*C,)``) scales the output through the op's last, affine-free BN."""
-        op = edge.ops[i]
-        if share is None:
-            return self._module(op, x, gain)
-        if isinstance(op, PoolBN) and self.training:
-            key = (edge.op_names[i], edge.stride)
-            if key in share.pooled:  # the same tensor on every edge leaving the node; copy the BN buffers
-                pooled, first_bn = share.pooled[key]
-                self._copy_bn_stats(first_bn, op[1])
-                return pooled
-            pooled = self._module(op, share.x)
-            share.pooled[key] = (pooled, op[1])
-            return pooled
-        if isinstance(op, (ReLUConvBN, DilConv, SepConv, FactorizedReduce)):
-            return self._from_relu(op, share.relu, gain)
-        return self._module(op, share.x, gain)
-
-    def _nb201_cell(self, cell: NB201SearchCell, x: Tensor) -> Tensor:
-        C = x.shape[1] // self.S
-        w = self._edge_weights("cell", C)
-        nodes = [x]
-        shares = [NodeShare(x) if self.training else None]
-        for node in range(1, cell.num_nodes):
-            total = None
-            for e, (to, src) in enumerate(cell.edge_index):
-                if to == node:
-                    total = self._mixed(cell.edges[e], nodes[src], w[e], shares[src], total)
-            nodes.append(total)
-            shares.append(NodeShare(total) if self.training else None)
-        return nodes[-1]
-
-    def _darts_cell(self, cell: DartsSearchCell, s0: Tensor, s1: Tensor) -> Tensor:
-        states = [self._module(cell.preprocess0, s0), self._module(cell.preprocess1, s1)]
-        C = states[0].shape[1] // self.S
-        w = self._edge_weights("reduce" if cell.reduction else "normal", C)
-        shares = [NodeShare(h) if self.training else None for h in states]
-        offset = 0
-        for _ in range(cell.steps):
-            node = None
-            for j, h in enumerate(states):
-                node = self._mixed(cell.edges[offset + j], h, w[offset + j], shares[j], node)
-            offset += len(states)
-            states.append(node)
-            shares.append(NodeShare(node) if self.training else None)
-        return self._seed_cat(states[2:])
-
-    # modules ----------------------------------------------------------------------------------------
-    def _module(self, m: nn.Module, x: Tensor, gain: Tensor | None = None) -> Tensor:
-        """Module ``m`` of the blueprint on the stacked seeds; ``gain`` only for ops that end in a plain BN."""
-        if gain is not None and not _ends_in_plain_bn(m):
-            raise ValueError(f"{type(m).__name__} cannot take a gain")
-        if isinstance(m, nn.Conv2d):
-            return self._conv(m, x)
-        if isinstance(m, nn.BatchNorm2d):
-            return self._bn(m, x, gain)
-        if isinstance(m, (nn.ReLU,)):
-            return torch.relu(x)
-        if isinstance(m, (ReLUConvBN, DilConv, SepConv, FactorizedReduce)):
-            return self._from_relu(m, torch.relu(x), gain)
-        if isinstance(m, PoolBN):
-            return self._bn(m[1], m[0](x), gain)
-        if isinstance(m, ResNetBasicBlock):
-            return self._module(m.shortcut, x) + self._module(m.conv_b, self._module(m.conv_a, x))
-        if isinstance(m, nn.Sequential):
-            for child in m:
-                x = self._module(child, x)
-            return x
-        if isinstance(m, (Identity, nn.Identity)):
-            return x
-        if isinstance(m, Zero):
-            return x.mul(0.0) if m.stride == 1 else x[:, :, :: m.stride, :: m.stride].mul(0.0)
-        if isinstance(m, (AvgPool3x3, nn.MaxPool2d, nn.AvgPool2d)):  # per channel: per seed as they are
-            return m(x)
-        if isinstance(m, Noise):  # RobustDARTS S4's noise op: N(0, 1) of the output's shape, per seed
-            if m.stride != 1:
-                x = x[:, :, :: m.stride, :: m.stride]
-            return torch.cat(self._seed_normals(x), dim=1)
-        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
-
-    def _from_relu(self, m: nn.Module, r: Tensor, gain: Tensor | None = None) -> Tensor:
-        """ReLU-first ops on an input whose ReLU is taken (as the ops' ``forward_from_relu``)."""
-        if isinstance(m, ReLUConvBN):
-            return self._bn(m[2], self._conv(m[1], r), gain)
-        if isinstance(m, DilConv):
-            depthwise = m[1]
-            if m._subsample:  # the stride-2 dilation-2 conv reads only even pixels (see ops.DilConv)
-                k = depthwise.kernel_size[0]
-                y = self._conv(depthwise, r[:, :, ::2, ::2], stride=1, padding=k // 2, dilation=1)
-            else:
-                y = self._conv(depthwise, r)
-            return self._bn(m[3], self._conv(m[2], y), gain)
-        if isinstance(m, SepConv):
-            return self._module(m[1], self._from_relu(m[0], r), gain)
-        if isinstance(m, FactorizedReduce):
-            shifted = F.pad(r[:, :, 1:, 1:], (0, 1, 0, 1))
-            return self._bn(m.bn, self._seed_cat([self._conv(m.conv_1, r), self._conv(m.conv_2, shifted)]), gain)
-        raise ValueError(f"batched seeds do not support module {type(m).__name__}")
-
     def _conv(self, conv: nn.Conv2d, x: Tensor, stride: Any = None, padding: Any = None,
               dilation: Any = None) -> Tensor:
         """A conv with ``g`` groups on each seed = one conv with ``S*g`` groups on the stacked channels."""
@@ -534,31 +512,6 @@ class SeedBatchedSupernet:
         return F.batch_norm(x, mean.view(-1) if mean is not None else None, var.view(-1) if var is not None else None,
                             weight.flatten() if weight is not None else None,
                             bias.flatten() if bias is not None else None, use_batch, bn.momentum, bn.eps)
-
-    @torch.no_grad()
-    def _copy_bn_stats(self, source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
-        src, dst = self._prefix[id(source)], self._prefix[id(target)]
-        for name in ("running_mean", "running_var"):
-            if src + name in self.buffers:
-                self.buffers[dst + name].copy_(self.buffers[src + name])
-        self._bn_calls[dst] = self._bn_calls[src]
-
-    def _classifier(self, linear: nn.Linear, pooled: Tensor) -> Tensor:
-        """``(B, S*F) -> (S, B, K)``: each seed's features times its own classifier."""
-        p = self._prefix[id(linear)]
-        weight, bias = self.weights[p + "weight"], self.weights[p + "bias"]  # (S, K, F), (S, K)
-        features = pooled.view(pooled.shape[0], self.S, -1).transpose(0, 1)  # (S, B, F)
-        return torch.baddbmm(bias.unsqueeze(1), features, weight.transpose(1, 2))
-
-    def _seed_cat(self, tensors: Sequence[Tensor]) -> Tensor:
-        """Concatenate along the channels of each seed: ``[(B, S*C_i, H, W)] -> (B, S*sum C_i, H, W)``."""
-        B, _, H, W = tensors[0].shape
-        S = self.S
-        if self.channels_last:
-            parts = [t.permute(0, 2, 3, 1).reshape(B, H, W, S, -1) for t in tensors]
-            return torch.cat(parts, dim=4).view(B, H, W, -1).permute(0, 3, 1, 2)
-        parts = [t.reshape(B, S, -1, H, W) for t in tensors]
-        return torch.cat(parts, dim=2).view(B, -1, H, W)
 
 
 def _ends_in_plain_bn(m: nn.Module) -> bool:

@@ -49,7 +49,11 @@ Mix = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 
 class SeedStack(Protocol):
     """What a seed-batched forward (:class:`dartslib.engine.batched.SeedBatchedSupernet`) offers the
-    ``stacked_*`` methods: activations are ``(B, S*C, H, W)``, seed ``s`` owning channels ``s*C .. (s+1)*C - 1``."""
+    ``stacked_*`` methods: activations are ``(B, S*C, H, W)``, seed ``s`` owning channels ``s*C .. (s+1)*C - 1``.
+
+    The seed stack is also the executor of the supernet's one forward pass
+    (:class:`dartslib.space.supernet.Executor`), which calls the ``stacked_*`` methods where the ordinary
+    supernet calls :meth:`EdgeExtension.forward_edge` and :meth:`EdgeExtension.op_output`."""
 
     S: int
     training: bool

@@ -14,10 +14,18 @@ Methods change the supernet without subclassing it, through the extension point 
 changes its forward pass (DARTS-' auxiliary skip, the skip noise, PC-DARTS' partial channels), and an
 :class:`~dartslib.space.extensions.ArchExtension` adds architecture parameters beside the alphas (PC-DARTS'
 edge betas). Neither the edges nor the supernet hold any method's state.
+
+The forward pass is walked in one place, here: :meth:`Supernet.forward_with` (stem -> cells -> classifier),
+the cells' ``forward`` (each node the sum of its incoming edges, one :class:`NodeShare` per node, the concat of
+the intermediate nodes) and :meth:`MixedEdge.run` (the edge's extensions nested around the weighted sum of its
+computed ops). The walk computes through an :class:`Executor`, the kernels it calls: :data:`PLAIN` calls the
+modules as they are; :class:`dartslib.engine.batched.SeedBatchedSupernet` runs ``S`` seeds' supernets as one
+computation with the same walk and its own kernels (grouped convs, per-seed BN, fused op weights), as vmap's
+batching rules batch one function rather than a second copy of it.
 """
 from __future__ import annotations
 
-from typing import Hashable, Iterator, Sequence
+from typing import Any, Callable, Hashable, Iterator, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -27,8 +35,8 @@ from dartslib.space.op_weights import OpWeightForm, build_op_weight_form
 from dartslib.space.ops import FactorizedReduce, PoolBN, ReLUConvBN, ResNetBasicBlock, build_op
 from dartslib.space.spaces import SearchSpace, get_space
 
-__all__ = ["NodeShare", "MixedEdge", "DartsSearchCell", "NB201SearchCell", "Supernet", "DartsSupernet",
-           "NB201Supernet", "build_supernet"]
+__all__ = ["Executor", "PlainExecutor", "PLAIN", "NodeShare", "MixedEdge", "DartsSearchCell", "NB201SearchCell",
+           "Supernet", "DartsSupernet", "NB201Supernet", "build_supernet"]
 
 
 class NodeShare:
@@ -65,6 +73,143 @@ def _copy_running_stats(source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
             buffer.copy_(getattr(source, name))
 
 
+class Executor(Protocol):
+    """The kernels the supernet's one forward pass computes with (see the module docstring).
+
+    The walk (:meth:`Supernet.forward_with`, the cells' ``forward``, :meth:`MixedEdge.run`) decides what is
+    computed from what, in which order; the executor decides how. Shapes are the plain executor's
+    (:data:`PLAIN`): activations ``(B, C, H, W)``, a cell type's op weights ``(E, M)``, an edge's ``(M,)``.
+    A seed-batched executor runs ``S`` seeds at once: activations ``(B, S*C, H, W)`` (seed ``s`` owns channels
+    ``s*C .. (s+1)*C - 1``), op weights ``(S, E, M)`` whose :meth:`edge_weights` are ``(E, M, S*C, 1, 1)``,
+    logits ``(S, B, K)``. An extension handle (:meth:`extensions`) is what the executor passes back to its
+    own extension kernels: the :class:`~dartslib.space.extensions.EdgeExtension` itself for the plain executor.
+    """
+
+    def is_training(self, module: nn.Module) -> bool:
+        """Whether ``module`` (a cell, an edge's BN) runs in training mode: batch statistics, node shares, the
+        extensions that act only in training."""
+        ...
+
+    def module(self, m: nn.Module, x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        """Module ``m`` of the supernet (stem, preprocessing, an op, a ResNet block, pooling) on ``x``.
+        ``gain`` ``(C,)``: the output scaled through the op's last affine-free BN; only an executor's own
+        :meth:`fused_term` passes one."""
+        ...
+
+    def from_relu(self, m: nn.Module, relu_x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        """A ReLU-first op (one with ``forward_from_relu``) on ``relu_x``, the ReLU of its input already taken."""
+        ...
+
+    def cell(self, cell: nn.Module, inputs: tuple[torch.Tensor, ...], weights: torch.Tensor) -> torch.Tensor:
+        """Cell ``cell`` on its inputs with its cell type's op weights: the cell's ``forward`` with this executor."""
+        ...
+
+    def edge_weights(self, weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """A cell's op weights as its edges index them (``w[e]``: edge ``e``'s row), for activations ``like``."""
+        ...
+
+    def edge(self, edge: "MixedEdge", x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None,
+             node: torch.Tensor | None) -> torch.Tensor:
+        """The node's sum so far ``node`` (None before its first edge) plus ``edge`` on ``x`` with its op weights:
+        how the edge's output joins the sum is the executor's choice (:meth:`MixedEdge.run` takes the sum to
+        start the weighted sum from)."""
+        ...
+
+    def extensions(self, edge: "MixedEdge") -> Sequence[Any]:
+        """Handles of the edge's active extensions, in the order they nest (outermost first)."""
+        ...
+
+    def forward_edge(self, extension: Any, edge: "MixedEdge", x: torch.Tensor, weights: torch.Tensor,
+                     share: NodeShare | None, inner: Callable[..., torch.Tensor]) -> torch.Tensor:
+        """The extension's ``forward_edge`` around ``inner(x, weights, share)``, the edge inside it."""
+        ...
+
+    def changes_op(self, extension: Any, edge: "MixedEdge", index: int) -> bool:
+        """Whether the extension changes op ``index``'s output in this pass."""
+        ...
+
+    def op_output(self, extension: Any, edge: "MixedEdge", index: int, y: torch.Tensor) -> torch.Tensor:
+        """Op ``index``'s output ``y`` ``(B, C, H', W')`` as the extension changes it, before it is weighted."""
+        ...
+
+    def fused_term(self, edge: "MixedEdge", index: int, x: torch.Tensor, weights: torch.Tensor,
+                   share: NodeShare | None, out: torch.Tensor | None) -> torch.Tensor | None:
+        """``out + weights[index] * op_index(x)`` (``out`` None: no sum yet) computed another way with the same
+        maths, or None: the walk then computes the op and adds its weighted output (``torch.addcmul``)."""
+        ...
+
+    def copy_bn_stats(self, source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
+        """Give ``target`` the running statistics of ``source`` (a node's shared pooling, :class:`NodeShare`)."""
+        ...
+
+    def cat(self, states: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``[(B, C_i, H, W)] -> (B, sum C_i, H, W)``: a cell's output from its intermediate nodes."""
+        ...
+
+    def classifier(self, linear: nn.Linear, features: torch.Tensor) -> torch.Tensor:
+        """``(B, F) -> (B, K)`` logits."""
+        ...
+
+
+class PlainExecutor:
+    """The ordinary supernet's :class:`Executor`: every module is called as it is (``m(x)``), an edge's output
+    is added to its node's sum (``node + y``), extensions run their own ``forward_edge`` / ``op_output``."""
+
+    def is_training(self, module: nn.Module) -> bool:
+        return module.training
+
+    def module(self, m: nn.Module, x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        if gain is not None:
+            raise ValueError("the plain executor fuses no op weight")
+        return m(x)
+
+    def from_relu(self, m: nn.Module, relu_x: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
+        if gain is not None:
+            raise ValueError("the plain executor fuses no op weight")
+        return m.forward_from_relu(relu_x)
+
+    def cell(self, cell: nn.Module, inputs: tuple[torch.Tensor, ...], weights: torch.Tensor) -> torch.Tensor:
+        return cell(*inputs, weights)  # through nn.Module.__call__: hooks see (inputs..., weights)
+
+    def edge_weights(self, weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return weights
+
+    def edge(self, edge: "MixedEdge", x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None,
+             node: torch.Tensor | None) -> torch.Tensor:
+        y = edge(x, weights, share)
+        return y if node is None else node + y
+
+    def extensions(self, edge: "MixedEdge") -> list[EdgeExtension]:
+        return [e for e in edge.extensions.values() if e.active]
+
+    def forward_edge(self, extension: EdgeExtension, edge: "MixedEdge", x: torch.Tensor, weights: torch.Tensor,
+                     share: NodeShare | None, inner: Callable[..., torch.Tensor]) -> torch.Tensor:
+        return extension.forward_edge(edge, x, weights, share, inner)
+
+    def changes_op(self, extension: EdgeExtension, edge: "MixedEdge", index: int) -> bool:
+        return extension.changes_op(edge, index, edge.training)
+
+    def op_output(self, extension: EdgeExtension, edge: "MixedEdge", index: int, y: torch.Tensor) -> torch.Tensor:
+        return extension.op_output(edge, index, y)
+
+    def fused_term(self, edge: "MixedEdge", index: int, x: torch.Tensor, weights: torch.Tensor,
+                   share: NodeShare | None, out: torch.Tensor | None) -> None:
+        return None
+
+    def copy_bn_stats(self, source: nn.BatchNorm2d, target: nn.BatchNorm2d) -> None:
+        _copy_running_stats(source, target)
+
+    def cat(self, states: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(states, dim=1)
+
+    def classifier(self, linear: nn.Linear, features: torch.Tensor) -> torch.Tensor:
+        return linear(features)
+
+
+PLAIN = PlainExecutor()
+"""The plain executor (stateless): what ``model(x)`` computes with."""
+
+
 class MixedEdge(nn.Module):
     """``sum_i w_i * op_i(x)`` over the edge's candidate ops (the continuous relaxation, DARTS Eq. 2).
 
@@ -97,45 +242,62 @@ class MixedEdge(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None = None) -> torch.Tensor:
         """``share`` (the cell passes it in training mode) lets edges leaving the same node reuse the ReLU
         and pooling outputs of that node; the result is the same with or without it."""
-        if not self.extensions:
-            return self.mix(x, weights, share)
-        active = [e for e in self.extensions.values() if e.active]
-        return self._extended(active, 0, x, weights, share)
+        return self.run(PLAIN, x, weights, share)
 
-    def _extended(self, active: list[EdgeExtension], k: int, x: torch.Tensor, weights: torch.Tensor,
-                  share: NodeShare | None) -> torch.Tensor:
+    def run(self, executor: Executor, x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None = None,
+            out: torch.Tensor | None = None) -> torch.Tensor:
+        """The edge's forward pass with ``executor``'s kernels: its active extensions nested around :meth:`mix`,
+        whose weighted sum starts from ``out`` (None: from nothing; an executor may pass the node's sum so far,
+        so that an extension's ``forward_edge`` then receives that sum plus the edge's weighted sum)."""
+        if not self.extensions:
+            return self.mix(x, weights, share, (), executor, out)
+        return self._extended(executor, executor.extensions(self), 0, x, weights, share, out)
+
+    def _extended(self, executor: Executor, active: Sequence[Any], k: int, x: torch.Tensor, weights: torch.Tensor,
+                  share: NodeShare | None, out: torch.Tensor | None) -> torch.Tensor:
         if k == len(active):
-            return self.mix(x, weights, share, active)
-        return active[k].forward_edge(self, x, weights, share,
-                                      lambda x_, w_, s_: self._extended(active, k + 1, x_, w_, s_))
+            return self.mix(x, weights, share, active, executor, out)
+        return executor.forward_edge(active[k], self, x, weights, share,
+                                     lambda x_, w_, s_: self._extended(executor, active, k + 1, x_, w_, s_, out))
 
     def mix(self, x: torch.Tensor, weights: torch.Tensor, share: NodeShare | None = None,
-            extensions: Sequence[EdgeExtension] = ()) -> torch.Tensor:
-        """The weighted sum of the ops on ``x`` ``(B, C_ops, H, W)``, each op's output first passed through the
-        ``op_output`` of the ``extensions`` that change it."""
-        out = None
+            extensions: Sequence[Any] = (), executor: Executor = PLAIN,
+            out: torch.Tensor | None = None) -> torch.Tensor:
+        """``out`` plus the weighted sum of the ops on ``x`` ``(B, C_ops, H, W)``, each op's output first passed
+        through the ``op_output`` of the ``extensions`` (the executor's handles) that change it; an op no
+        extension changes may be computed by the executor's :meth:`~Executor.fused_term`."""
         for i in self.computed:
-            y = self.ops[i](x) if share is None else self._shared_op(i, share)
-            for extension in extensions:
-                if extension.changes_op(self, i, self.training):
-                    y = extension.op_output(self, i, y)
+            changing = [e for e in extensions if executor.changes_op(e, self, i)] if extensions else ()
+            if not changing:
+                fused = executor.fused_term(self, i, x, weights, share, out)
+                if fused is not None:
+                    out = fused
+                    continue
+            y = self.op(i, x, share, executor)
+            for extension in changing:
+                y = executor.op_output(extension, self, i, y)
             out = weights[i] * y if out is None else torch.addcmul(out, weights[i], y)  # fused w * y + out
         return out
 
-    def _shared_op(self, i: int, share: NodeShare) -> torch.Tensor:
+    def op(self, i: int, x: torch.Tensor, share: NodeShare | None = None, executor: Executor = PLAIN,
+           gain: torch.Tensor | None = None) -> torch.Tensor:
+        """Op ``i``'s output on ``x``, through the node's shared ReLU and pooling when ``share`` (``gain``: see
+        :meth:`Executor.module`)."""
         op = self.ops[i]
-        if isinstance(op, PoolBN) and op[1].training:
+        if share is None:
+            return executor.module(op, x, gain)
+        if isinstance(op, PoolBN) and executor.is_training(op[1]):
             key = (self.op_names[i], self.stride)
-            if key in share.pooled:
+            if key in share.pooled:  # the same tensor on every edge leaving the node; copy the BN buffers
                 pooled, first_bn = share.pooled[key]
-                _copy_running_stats(first_bn, op[1])
+                executor.copy_bn_stats(first_bn, op[1])
                 return pooled
-            pooled = op(share.x)
+            pooled = executor.module(op, share.x)
             share.pooled[key] = (pooled, op[1])
             return pooled
-        if hasattr(op, "forward_from_relu"):
-            return op.forward_from_relu(share.relu)
-        return op(share.x)
+        if hasattr(type(op), "forward_from_relu"):  # on the class: no nn.Module.__getattr__ miss per op
+            return executor.from_relu(op, share.relu, gain)
+        return executor.module(op, share.x, gain)
 
 
 class DartsSearchCell(nn.Module):
@@ -164,19 +326,21 @@ class DartsSearchCell(nn.Module):
                 self.edges.append(MixedEdge(edge_ops[edge], C, stride))
                 edge += 1
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
-        shares = [NodeShare(h) if self.training else None for h in states]
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
+                executor: Executor = PLAIN) -> torch.Tensor:
+        states = [executor.module(self.preprocess0, s0), executor.module(self.preprocess1, s1)]
+        w = executor.edge_weights(weights, states[0])
+        training = executor.is_training(self)
+        shares = [NodeShare(h) if training else None for h in states]
         offset = 0
         for _ in range(self.steps):
             node = None
             for j, h in enumerate(states):
-                y = self.edges[offset + j](h, weights[offset + j], shares[j])
-                node = y if node is None else node + y
+                node = executor.edge(self.edges[offset + j], h, w[offset + j], shares[j], node)
             offset += len(states)
             states.append(node)
-            shares.append(NodeShare(node) if self.training else None)
-        return torch.cat(states[2:], dim=1)
+            shares.append(NodeShare(node) if training else None)
+        return executor.cat(states[2:])
 
 
 class NB201SearchCell(nn.Module):
@@ -202,17 +366,18 @@ class NB201SearchCell(nn.Module):
         self.edges = nn.ModuleList(MixedEdge(ops, C, 1, pool_bn=False) for ops in edge_ops)
         self.num_nodes = 1 + max(to for to, _ in edges)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, executor: Executor = PLAIN) -> torch.Tensor:
+        w = executor.edge_weights(weights, x)
+        training = executor.is_training(self)
         nodes = [x]
-        shares = [NodeShare(x) if self.training else None]
+        shares = [NodeShare(x) if training else None]
         for node in range(1, self.num_nodes):
             total = None
             for e, (to, src) in enumerate(self.edge_index):
                 if to == node:
-                    y = self.edges[e](nodes[src], weights[e], shares[src])
-                    total = y if total is None else total + y
+                    total = executor.edge(self.edges[e], nodes[src], w[e], shares[src], total)
             nodes.append(total)
-            shares.append(NodeShare(total) if self.training else None)
+            shares.append(NodeShare(total) if training else None)
         return nodes[-1]
 
 
@@ -220,7 +385,7 @@ class Supernet(nn.Module):
     """Base of the supernets: owns the alphas and the op-weight form.
 
     Subclasses build the network, call ``_set_memory_format()`` last, and implement
-    ``forward_with(x, op_weights)``.
+    ``forward_with(x, op_weights, executor)``, the walk from the stem to the classifier.
 
     ``channels_last`` (the default) stores the conv weights and runs every activation in the NHWC
     memory format: the same numbers in another layout, about twice as fast on CPU (oneDNN's depthwise
@@ -287,7 +452,10 @@ class Supernet(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.forward_with(x, self.op_weights() if op_weights is None else op_weights)
 
-    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor],
+                     executor: Executor = PLAIN) -> torch.Tensor:
+        """The forward pass on ``x`` with the op weights ``{cell_type: (E, M)}``, computed by ``executor``'s
+        kernels (:data:`PLAIN`: this supernet's modules)."""
         raise NotImplementedError
 
 
@@ -321,11 +489,12 @@ class DartsSupernet(Supernet):
         self.classifier = nn.Linear(C_p, num_classes)
         self._set_memory_format()
 
-    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor],
+                     executor: Executor = PLAIN) -> torch.Tensor:
+        s0 = s1 = executor.module(self.stem, x)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, op_weights["reduce" if cell.reduction else "normal"])
-        return self.classifier(self.global_pooling(s1).flatten(1))
+            s0, s1 = s1, executor.cell(cell, (s0, s1), op_weights["reduce" if cell.reduction else "normal"])
+        return executor.classifier(self.classifier, executor.module(self.global_pooling, s1).flatten(1))
 
 
 class NB201Supernet(Supernet):
@@ -355,11 +524,16 @@ class NB201Supernet(Supernet):
         self.classifier = nn.Linear(C_prev, num_classes)
         self._set_memory_format()
 
-    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = self.stem(x)
+    def forward_with(self, x: torch.Tensor, op_weights: dict[str, torch.Tensor],
+                     executor: Executor = PLAIN) -> torch.Tensor:
+        x = executor.module(self.stem, x)
         for block in self.cells:
-            x = block(x, op_weights["cell"]) if isinstance(block, NB201SearchCell) else block(x)
-        return self.classifier(self.global_pooling(self.lastact(x)).flatten(1))
+            if isinstance(block, NB201SearchCell):
+                x = executor.cell(block, (x,), op_weights["cell"])
+            else:
+                x = executor.module(block, x)
+        features = executor.module(self.global_pooling, executor.module(self.lastact, x)).flatten(1)
+        return executor.classifier(self.classifier, features)
 
 
 def build_supernet(space: str | SearchSpace, C: int = 16, layers: int = 8, num_classes: int = 10, *,
