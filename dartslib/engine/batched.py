@@ -76,7 +76,7 @@ from dartslib.space.ops import (
     AvgPool3x3, DilConv, FactorizedReduce, Identity, Noise, PoolBN, ReLUConvBN, ResNetBasicBlock, SepConv, Zero
 )
 from dartslib.engine.loop import (
-    Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, StepContext, run_as_child
+    Search, SearchDiverged, SearchHook, SearchInterrupted, SearchResult, run_as_child
 )
 from dartslib.engine.run import Run
 from dartslib.engine.rundir import RunLock
@@ -636,6 +636,7 @@ class BatchedSearch(Run[list[SearchResult]]):
         self.partial = {k: torch.stack([s.partial[k] for s in searches]) if first.step else
                         torch.zeros(self.S, dtype=torch.float64, device=self.device)
                         for k in ("loss", "correct", "count")}
+        self.epoch_lr: float = cfg.lr  # set by start_epoch: the lr at the epoch's start
         from dartslib.methods.zero_one import ZeroOneLoss
 
         zero_one = [[h for h in s.hooks if isinstance(h, ZeroOneLoss)] for s in searches]
@@ -689,35 +690,32 @@ class BatchedSearch(Run[list[SearchResult]]):
                            self.arch_optimizer, arch_terms=[self._arch_extra], grad_clip=self.config.grad_clip,
                            step_order=self.config.step_order, loss_fn=_seed_losses, clip_fn=clip_grad_norm_per_seed)
 
-    def run_epoch(self, bar: Any = None) -> list[dict[str, float]]:
-        """One epoch of every seed (the loop of :meth:`dartslib.engine.loop.Search.run_epoch`); per-seed stats."""
-        cfg, epoch = self.config, self.epoch
-        hooked = [(search.model, search.hooks) for search in self.searches]  # each seed's hooks on its own model
+    # ------------------------------------------------------------ the parts of Run.run_epoch's step loop
+    def hooked_models(self) -> list[tuple[nn.Module, list[SearchHook]]]:
+        """Each seed's hooks on its own model."""
+        return [(search.model, search.hooks) for search in self.searches]
+
+    def start_epoch(self) -> Iterable[tuple[tuple[Tensor, Tensor], ...]]:
+        """Train mode, fresh per-seed sums at step 0, the epoch's learning rate; returns the seeds' training
+        batches from step ``self.step`` on, one tuple (a batch per seed) per step."""
         self.net.train()
         if self.step == 0:
-            call_hooks(hooked, "on_epoch_start", epoch, cfg.epochs)
             self.partial = {k: torch.zeros(self.S, dtype=torch.float64, device=self.device)
                             for k in ("loss", "correct", "count")}
-        lr = self.weight_optimizer.param_groups[0]["lr"]
-        streams = [s.train_batches.epoch(epoch, start=self.step) for s in self.searches]
-        for step in range(self.step, self.steps_per_epoch):
-            batches = [next(stream, None) for stream in streams]
-            if batches[0] is None:
-                break
-            call_hooks(hooked, "before_step", StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
-            x, y = self._batches(batches)
-            losses, logits = self.take_step((x, y), lambda: self._batches([next(s.arch_stream) for s in self.searches]))
-            self.partial["loss"] += losses * y.shape[1]
-            self.partial["correct"] += (logits.argmax(-1) == y).sum(1)
-            self.partial["count"] += y.shape[1]
-            self.step = step + 1
-            if bar is not None:
-                bar.update(1)
-            if self._stop_requested and self.step < self.steps_per_epoch:
-                raise SearchInterrupted(self.save()[0])
+        self.epoch_lr = self.weight_optimizer.param_groups[0]["lr"]
+        return zip(*(search.train_batches.epoch(self.epoch, start=self.step) for search in self.searches))
+
+    def train_step(self, batch: Sequence[tuple[Tensor, Tensor]]) -> dict[str, Tensor | int]:
+        """Every seed's step (:meth:`take_step`) on its batch; per-seed stats ``(S,)``."""
+        x, y = self._batches(batch)
+        losses, logits = self.take_step((x, y), lambda: self._batches([next(s.arch_stream) for s in self.searches]))
+        return {"loss": losses * y.shape[1], "correct": (logits.argmax(-1) == y).sum(1), "count": y.shape[1]}
+
+    def epoch_stats(self) -> list[dict[str, float]]:
+        """Each seed's mean training loss and accuracy, and the epoch's learning rate."""
         count = self.partial["count"].clamp(min=1)
         loss, acc = (self.partial["loss"] / count).tolist(), (100.0 * self.partial["correct"] / count).tolist()
-        return [{"train_loss": loss[s], "train_acc": acc[s], "lr": lr} for s in range(self.S)]
+        return [{"train_loss": loss[s], "train_acc": acc[s], "lr": self.epoch_lr} for s in range(self.S)]
 
     @torch.no_grad()
     def evaluate(self) -> list[tuple[float, float]]:
@@ -799,10 +797,6 @@ class BatchedSearch(Run[list[SearchResult]]):
                             initial=self.epoch * self.steps_per_epoch + self.step,
                             desc=f"{cfg.method} on {cfg.space}, {self.S} seeds", unit="step",
                             disable=not self.progress, leave=False)
-
-    def train_epoch(self, bar: Any) -> list[dict[str, float]]:
-        """:meth:`run_epoch`: every seed's steps; per-seed stats."""
-        return self.run_epoch(bar)
 
     def check_epoch(self, stats: list[dict[str, float]]) -> None:
         """Refuse an epoch in which any seed's training loss is NaN or infinite, naming the seeds."""

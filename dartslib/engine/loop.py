@@ -1,18 +1,20 @@
 """The search loop: build everything from a :class:`SearchConfig`, then alternate architecture and weight
 steps, checkpointing every epoch.
 
-:func:`run_epoch` is the whole loop (one screen); :class:`Search` owns the state around it (model,
-optimizers, data streams, history) and saves/restores it so an interrupted run resumes bit-identically
-on the same device. :func:`search` is the one-call entry point used by the CLI and the book. Under
-``torchrun`` the same loop runs data-parallel: each rank steps on its shard of the global batch with
-gradients averaged over the ranks (:mod:`dartslib.engine.distributed`, three lines of the loop).
+:class:`Search` supplies the parts of the library's epoch and step loops (:meth:`~dartslib.engine.run.Run.run`,
+:meth:`~dartslib.engine.run.Run.run_epoch`): its batches, its step (:meth:`Search.train_step`, the library's
+search step) and its records; it owns the state around them (model, optimizers, data streams, history) and
+saves/restores it so an interrupted run resumes bit-identically on the same device. :func:`search` is the
+one-call entry point used by the CLI and the book. Under ``torchrun`` the same loop runs data-parallel: each
+rank steps on its shard of the global batch with gradients averaged over the ranks
+(:mod:`dartslib.engine.distributed`, three lines of :meth:`Search.train_step` and :meth:`Search.epoch_stats`).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -178,8 +180,9 @@ class Search(Run[SearchResult]):
     ``out_dir`` is owned by one run (:mod:`dartslib.engine.rundir`): a directory that already holds a run is
     refused unless ``overwrite=True`` (its run files are deleted when :meth:`run` starts), and
     :meth:`run` holds ``out_dir/.lock`` throughout, so a second process on the same directory stops.
-    The epoch loop (:meth:`run`), stopping, saving and resuming are :class:`~dartslib.engine.run.Run`'s; a
-    search supplies its steps (:meth:`run_epoch`) and its records.
+    The epoch and step loops (:meth:`run`, :meth:`run_epoch`), stopping, saving and resuming are
+    :class:`~dartslib.engine.run.Run`'s; a search supplies its batches, its step (:meth:`train_step`) and its
+    records.
     """
 
     kind, noun, config_class, lr_flags = "search", "search", SearchConfig, "--lr or --arch-lr"
@@ -233,6 +236,8 @@ class Search(Run[SearchResult]):
         self.hooks: list[SearchHook] = build_hooks(config) + list(hooks or [])
         self.weight_optimizer, self.arch_optimizer = make_optimizers(self.model, config)
         self.partial: dict[str, torch.Tensor] = {}
+        self.epoch_lr: float = config.lr  # set by start_epoch: the lr at the epoch's start
+        self.arch_terms: list[Callable[[], torch.Tensor | None]] = []  # set by start_epoch: the hooks' terms
         self.steps_per_epoch = len(self.train_batches)
         if config.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
@@ -242,42 +247,40 @@ class Search(Run[SearchResult]):
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, max(horizon, 1),
                                                                     eta_min=eta_min)
 
-    # ----------------------------------------------------------------------------------------- the loop
-    def run_epoch(self, bar: Any = None) -> dict[str, float]:
-        """One epoch: for every training batch, an architecture step then a weight step (or one joint step)."""
-        cfg, model, epoch = self.config, self.model, self.epoch
-        hooked = [(model, self.hooks)]
-        model.train()
+    # ------------------------------------------------------------ the parts of Run.run_epoch's step loop
+    def hooked_models(self) -> list[tuple[nn.Module, list[SearchHook]]]:
+        return [(self.model, self.hooks)]
+
+    def start_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Train mode, fresh sums at step 0, the learning rate of the epoch's start (``xi`` of the
+        second-order step, with the per-step schedule too) and the hooks' architecture-loss terms; returns the
+        training batches from step ``self.step`` on."""
+        self.model.train()
         if self.step == 0:
-            call_hooks(hooked, "on_epoch_start", epoch, cfg.epochs)
             self.partial = {k: torch.zeros((), dtype=torch.float64, device=self.device)  # float64: sums exact
                             for k in ("loss", "correct", "count")}                     # in any order
-        lr = self.weight_optimizer.param_groups[0]["lr"]
-        arch_terms = arch_loss_terms(hooked)
-        for step, (x, y) in enumerate(self.train_batches.epoch(epoch, start=self.step), start=self.step):
-            if step >= self.steps_per_epoch:
-                break
-            x, y = self.dist.shard(x, y)  # this rank's part of the global batch (all of it on one process)
-            call_hooks(hooked, "before_step", StepContext(epoch, cfg.epochs, step, self.steps_per_epoch))
-            # xi of the second-order step: the lr at the epoch's start (with the per-step schedule too)
-            loss, logits = search_step(model, cfg.update, (x, y), lambda: self.dist.shard(*next(self.arch_stream)),
-                                       self.weight_optimizer, self.arch_optimizer, arch_terms=arch_terms,
-                                       grad_clip=cfg.grad_clip, xi=lr, step_order=cfg.step_order)
-            if self.per_step_schedule:
-                self.scheduler.step()
-            self.dist.average_buffers(model)  # BN running statistics: the mean over the ranks' shards
-            self.partial["loss"] += loss * len(y)
-            self.partial["correct"] += (logits.argmax(1) == y).sum()
-            self.partial["count"] += len(y)
-            self.step = step + 1
-            if bar is not None:
-                bar.update(1)
-            if self.stop_requested() and self.step < self.steps_per_epoch:
-                raise SearchInterrupted(self.save())
+        self.epoch_lr = self.weight_optimizer.param_groups[0]["lr"]
+        self.arch_terms = arch_loss_terms(self.hooked_models())
+        return self.train_batches.epoch(self.epoch, start=self.step)
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor | int]:
+        """An architecture step then a weight step (or one joint step) on this rank's part of the batch."""
+        cfg = self.config
+        x, y = self.dist.shard(*batch)  # this rank's part of the global batch (all of it on one process)
+        loss, logits = search_step(self.model, cfg.update, (x, y), lambda: self.dist.shard(*next(self.arch_stream)),
+                                   self.weight_optimizer, self.arch_optimizer, arch_terms=self.arch_terms,
+                                   grad_clip=cfg.grad_clip, xi=self.epoch_lr, step_order=cfg.step_order)
+        if self.per_step_schedule:
+            self.scheduler.step()
+        self.dist.average_buffers(self.model)  # BN running statistics: the mean over the ranks' shards
+        return {"loss": loss * len(y), "correct": (logits.argmax(1) == y).sum(), "count": len(y)}
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Mean training loss and accuracy over the ranks' shards, and the epoch's learning rate."""
         totals = self.dist.sum(self.partial)  # over the ranks' shards
         count = max(totals["count"].item(), 1)
         return {"train_loss": totals["loss"].item() / count,
-                "train_acc": 100.0 * totals["correct"].item() / count, "lr": lr}
+                "train_acc": 100.0 * totals["correct"].item() / count, "lr": self.epoch_lr}
 
     # ------------------------------------------------------------------- the parts of Run.run's epoch loop
     def progress_bar(self) -> Any:
@@ -290,13 +293,13 @@ class Search(Run[SearchResult]):
                             unit="step", disable=not self.progress or self.dist.rank != 0, leave=False)
 
     def train_epoch(self, bar: Any) -> dict[str, float]:
-        """:meth:`run_epoch`, its gradients averaged over the ranks
+        """:meth:`~dartslib.engine.run.Run.run_epoch`, its gradients averaged over the ranks
         (:class:`~dartslib.engine.distributed.GradientSync`)."""
         with self.grad_sync:
             return self.run_epoch(bar)
 
     def schedule_epoch(self) -> None:
-        """The epoch's learning-rate step (the per-step schedule, ``cosine-step``, steps in :meth:`run_epoch`)."""
+        """The epoch's learning-rate step (the per-step schedule, ``cosine-step``, steps in :meth:`train_step`)."""
         if not self.per_step_schedule:
             self.scheduler.step()
 

@@ -1,16 +1,18 @@
 """What a search and a training share: one run that owns its output directory, stops cleanly, saves a
 checkpoint every epoch and resumes from it bit-identically.
 
-:meth:`Run.run` is the library's one epoch loop (one screen); the search, the training and the batched
-search supply its parts (:meth:`Run.progress_bar`, :meth:`Run.train_epoch`, :meth:`Run.check_epoch`,
-:meth:`Run.schedule_epoch`, :meth:`Run.record_epoch`, :meth:`Run.finish`). :class:`Run` also holds the run's
-directory (:mod:`dartslib.engine.rundir`: the lock, ``history.jsonl``), its stop requests (Ctrl-C, SIGTERM,
-:meth:`Run.request_stop`), the divergence check, the atomic save, the random states, and :meth:`Run._resume`:
-load with ``torch.load(weights_only=True)``, check the checkpoint's kind and format, rebuild the run from its
-config, restore its state. A subclass (:class:`~dartslib.engine.loop.Search`,
-:class:`~dartslib.engine.train.Training`) builds its model and its steps, says what its state is
-(``state_dict`` / ``load_state_dict``) and raises errors named for what it is (``Diverged``, ``Interrupted``:
-subclasses of :class:`RunDiverged` and :class:`RunInterrupted`).
+:meth:`Run.run` is the library's one epoch loop and :meth:`Run.run_epoch` its one step loop (one screen each); the
+search, the training, the batched search and the book's toy search supply their parts (the epoch's:
+:meth:`Run.progress_bar`, :meth:`Run.train_epoch`, :meth:`Run.check_epoch`, :meth:`Run.schedule_epoch`,
+:meth:`Run.record_epoch`, :meth:`Run.finish`; the step's: :meth:`Run.hooked_models`, :meth:`Run.epoch_steps`,
+:meth:`Run.start_epoch`, :meth:`Run.train_step`, :meth:`Run.accumulate`, :meth:`Run.epoch_stats`). :class:`Run` also
+holds the run's directory (:mod:`dartslib.engine.rundir`: the lock, ``history.jsonl``), its stop requests (Ctrl-C,
+SIGTERM, :meth:`Run.request_stop`), the divergence check, the atomic save, the random states, and
+:meth:`Run._resume`: load with ``torch.load(weights_only=True)``, check the checkpoint's kind and format, rebuild
+the run from its config, restore its state. A subclass (:class:`~dartslib.engine.loop.Search`,
+:class:`~dartslib.engine.train.Training`) builds its model and its steps, says what its state is (``state_dict`` /
+``load_state_dict``) and raises errors named for what it is (``Diverged``, ``Interrupted``: subclasses of
+:class:`RunDiverged` and :class:`RunInterrupted`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Generic, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 
@@ -31,6 +33,7 @@ from dartslib.engine.checkpoint import (
 )
 from dartslib.engine.distributed import Distributed
 from dartslib.engine.rundir import RunDirectoryError, RunLock, check_new_run_dir, clear_run_files
+from dartslib.hooks import SearchHook, StepContext, call_hooks
 
 ResultT = TypeVar("ResultT")
 """What a run's :meth:`Run.run` returns (a search's SearchResult, a training's metrics, a batched search's list)."""
@@ -85,12 +88,12 @@ def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
 
 
 class Run(Generic[ResultT]):
-    """The epoch loop and the run management of a search or a training (see the module docstring).
+    """The epoch and step loops and the run management of a search or a training (see the module docstring).
 
     A subclass sets the class attributes, ``self.device`` (where its random state lives) and, from its
-    ``__init__``, calls ``Run.__init__`` first; it supplies the parts of :meth:`run` (the steps of an epoch,
-    its record, the result). ``self.epoch`` counts completed epochs, ``self.step`` the steps completed in the
-    current one (non-zero only in a checkpoint written by an interrupt).
+    ``__init__``, calls ``Run.__init__`` first; it supplies the parts of :meth:`run` and :meth:`run_epoch` (an
+    epoch's batches, a step, its stats, an epoch's record, the result). ``self.epoch`` counts completed epochs,
+    ``self.step`` the steps completed in the current one (non-zero only in a checkpoint written by an interrupt).
     """
 
     kind: ClassVar[str]                       # the checkpoint kind (dartslib.engine.checkpoint.KNOWN_FORMATS)
@@ -102,6 +105,7 @@ class Run(Generic[ResultT]):
     Interrupted: ClassVar[type[RunInterrupted]] = RunInterrupted
     device: torch.device
     scheduler: Any                            # the learning-rate schedule (stepped by schedule_epoch)
+    partial: dict[str, Any]                   # the current epoch's sums (accumulate), checkpointed mid-epoch
 
     def __init__(self, config: Any, out_dir: str | Path | None, progress: bool, overwrite: bool,
                  resuming: bool, dist: Distributed | None = None) -> None:
@@ -149,8 +153,9 @@ class Run(Generic[ResultT]):
         raise NotImplementedError
 
     def train_epoch(self, bar: Any) -> Any:
-        """The steps of the current epoch from step ``self.step`` on; returns the epoch's training stats."""
-        raise NotImplementedError
+        """The steps of the current epoch from step ``self.step`` on (:meth:`run_epoch`); returns the epoch's
+        training stats."""
+        return self.run_epoch(bar)
 
     def check_epoch(self, stats: Any) -> None:
         """Refuse an epoch whose training loss is not finite (:meth:`check_finite`), before it is saved."""
@@ -167,6 +172,53 @@ class Run(Generic[ResultT]):
 
     def finish(self) -> ResultT:
         """The result of the finished run, written to ``result.json`` (:meth:`write_result`)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------- the step loop
+    def run_epoch(self, bar: Any = None) -> Any:
+        """The steps of the current epoch from step ``self.step`` on, the library's one step loop: the hooks'
+        ``on_epoch_start`` at step 0 and ``before_step`` before every step, the step (:meth:`train_step`), its
+        stats summed (:meth:`accumulate`), the step counter, the bar; a stop request saves and raises
+        :attr:`Interrupted`. Returns :meth:`epoch_stats`."""
+        hooked, epochs, steps = self.hooked_models(), self.config.epochs, self.epoch_steps()
+        batches = self.start_epoch()
+        if self.step == 0:
+            call_hooks(hooked, "on_epoch_start", self.epoch, epochs)
+        for step, batch in zip(range(self.step, steps), batches):
+            call_hooks(hooked, "before_step", StepContext(self.epoch, epochs, step, steps))
+            self.accumulate(self.train_step(batch))
+            self.step = step + 1
+            if bar is not None:
+                bar.update(1)
+            if self.stop_requested() and self.step < steps:
+                self.save()
+                raise self.Interrupted(self.checkpoint_path)
+        return self.epoch_stats()
+
+    def hooked_models(self) -> list[tuple[torch.nn.Module, Sequence[SearchHook]]]:
+        """The ``(model, hooks)`` pairs the step loop calls (:func:`~dartslib.hooks.call_hooks`); none here."""
+        return []
+
+    def epoch_steps(self) -> int:
+        """The number of steps in the current epoch."""
+        return self._steps_per_epoch()
+
+    def start_epoch(self) -> Iterable[Any]:
+        """Get ready for the current epoch's steps from ``self.step`` on (e.g. train mode; at step 0 fresh
+        sums in ``self.partial``) and return their batches, one per step."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Any) -> dict[str, Any]:
+        """One step on ``batch``; returns what :meth:`accumulate` adds up."""
+        raise NotImplementedError
+
+    def accumulate(self, stats: dict[str, Any]) -> None:
+        """Add a step's stats to the epoch's sums ``self.partial`` (checkpointed: a resumed epoch goes on)."""
+        for key, value in stats.items():
+            self.partial[key] += value
+
+    def epoch_stats(self) -> Any:
+        """The epoch's training stats from its sums (what :meth:`run_epoch` returns)."""
         raise NotImplementedError
 
     def write_result(self, result: dict[str, Any]) -> None:

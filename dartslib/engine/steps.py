@@ -1,9 +1,11 @@
 """The update steps of a search: how alphas and weights move on one mini-batch.
 
-:func:`search_step` is the one dispatcher of a search step -- which steps run, in which order, on which batch
--- for every search of the library: :meth:`dartslib.engine.loop.Search.run_epoch`, the seed-batched
-:meth:`dartslib.engine.batched.BatchedSearch.run_epoch` and the vector toy's
-:func:`dartslib.book.toys.residual_stack_search`. :func:`make_optimizers` builds the optimizers they step with.
+:func:`search_step` is the one dispatcher of a search step -- which steps run, in which order, on which batch -- for
+every search of the library, each a step of the one step loop (:meth:`dartslib.engine.run.Run.run_epoch`):
+:meth:`dartslib.engine.loop.Search.train_step`, the seed-batched
+:meth:`dartslib.engine.batched.BatchedSearch.take_step` and the vector toy's
+:meth:`dartslib.book.toys.search.ToySearch.train_step` (:func:`dartslib.book.toys.residual_stack_search`).
+:func:`make_optimizers` builds the optimizers they step with.
 The steps themselves:
 
 * :func:`weight_step` - one SGD step of the network weights on a training batch.

@@ -14,7 +14,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -162,8 +162,9 @@ def make_train_config(genotype: str, scale: str = "paper", **overrides: Any) -> 
 class Training(Run[dict[str, Any]]):
     """A train-from-scratch run: ``Training(config, out_dir).run()``, or ``Training.resume(path).run()``; ``run``
     returns the final metrics. ``out_dir`` is owned as a search's is (:mod:`dartslib.engine.rundir`;
-    ``overwrite=True`` starts over); the epoch loop (:meth:`run`), stopping, saving and resuming are
-    :class:`~dartslib.engine.run.Run`'s."""
+    ``overwrite=True`` starts over); the epoch and step loops (:meth:`run`, :meth:`run_epoch`), stopping, saving
+    and resuming are :class:`~dartslib.engine.run.Run`'s; a training supplies its batches and its step
+    (:meth:`train_step`)."""
 
     kind, noun, config_class = "train", "training", TrainConfig
     # "step" and "partial" are optional: checkpoints written before mid-epoch stops existed have neither
@@ -196,32 +197,35 @@ class Training(Run[dict[str, Any]]):
                                                                     eta_min=config.lr_min)
         self.partial: dict[str, torch.Tensor] = {}
 
-    def run_epoch(self) -> dict[str, float]:
-        """One epoch from step ``self.step`` on; a stop request ends it, saved (:class:`TrainingInterrupted`)."""
+    # ------------------------------------------------------------ the parts of Run.run_epoch's step loop
+    def start_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's drop-path probability, train mode, fresh sums at step 0; returns the training batches
+        from step ``self.step`` on."""
         cfg, model = self.config, self.model
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = cfg.drop_path * self.epoch / max(cfg.epochs, 1)
         model.train()
         if self.step == 0:
             self.partial = {k: torch.zeros((), device=self.device) for k in ("loss", "correct", "count")}
-        steps = len(self.train_batches)
-        for x, y in self.train_batches.epoch(self.epoch, start=self.step):
-            self.optimizer.zero_grad(set_to_none=True)
-            if hasattr(model, "forward_with_aux"):
-                logits, aux_logits = model.forward_with_aux(x)
-            else:
-                logits, aux_logits = model(x), None
-            loss = nn.functional.cross_entropy(logits, y)
-            total = loss if aux_logits is None else loss + cfg.auxiliary_weight * nn.functional.cross_entropy(aux_logits, y)
-            total.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            self.partial["loss"] += loss.detach() * len(y)
-            self.partial["correct"] += (logits.argmax(1) == y).sum()
-            self.partial["count"] += len(y)
-            self.step += 1
-            if self.stop_requested() and self.step < steps:
-                raise TrainingInterrupted(self.save())
+        return self.train_batches.epoch(self.epoch, start=self.step)
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor | int]:
+        """One SGD step on the cross-entropy (plus the auxiliary head's, weighted), gradients clipped."""
+        cfg, model, (x, y) = self.config, self.model, batch
+        self.optimizer.zero_grad(set_to_none=True)
+        if hasattr(model, "forward_with_aux"):
+            logits, aux_logits = model.forward_with_aux(x)
+        else:
+            logits, aux_logits = model(x), None
+        loss = nn.functional.cross_entropy(logits, y)
+        total = loss if aux_logits is None else loss + cfg.auxiliary_weight * nn.functional.cross_entropy(aux_logits, y)
+        total.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return {"loss": loss.detach() * len(y), "correct": (logits.argmax(1) == y).sum(), "count": len(y)}
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Mean training loss and accuracy, and the learning rate."""
         count = max(int(self.partial["count"].item()), 1)
         return {"train_loss": self.partial["loss"].item() / count,
                 "train_acc": 100.0 * self.partial["correct"].item() / count,
@@ -236,7 +240,7 @@ class Training(Run[dict[str, Any]]):
                             disable=not self.progress, leave=False)
 
     def train_epoch(self, bar: Any) -> dict[str, float]:
-        """:meth:`run_epoch` (the bar counts epochs: :meth:`record_epoch` moves it)."""
+        """:meth:`~dartslib.engine.run.Run.run_epoch` (the bar counts epochs: :meth:`record_epoch` moves it)."""
         return self.run_epoch()
 
     def record_epoch(self, stats: dict[str, float], started: float, bar: Any) -> None:

@@ -37,8 +37,8 @@ the op weights come from that config's form in :mod:`dartslib.space.op_weights`;
 (``weight_step``, ``arch_step_first_order``, ``arch_step_second_order``, ``single_level_step``) with the
 optimizers of :func:`~dartslib.engine.steps.make_optimizers`, given the toy's mean-squared error as
 ``loss_fn``; and the methods act through the hooks that :func:`dartslib.methods.presets.build_hooks` builds from
-the config, called as :meth:`dartslib.engine.loop.Search.run_epoch` calls them
-(:func:`dartslib.hooks.call_hooks`, :func:`dartslib.hooks.arch_loss_terms`): DARTS-'
+the config, called by the library's one step loop, :meth:`dartslib.engine.run.Run.run_epoch`, as for every
+search (:func:`dartslib.hooks.call_hooks`, :func:`dartslib.hooks.arch_loss_terms`): DARTS-'
 :class:`~dartslib.methods.aux_skip.AuxiliarySkip` sets ``beta`` on the edges, SP-DARTS'
 :class:`~dartslib.methods.temperature.TemperatureMixing` draws each step's temperature, FairDARTS'
 :class:`~dartslib.methods.zero_one.ZeroOneLoss` adds its term to the architecture loss. A bug in any

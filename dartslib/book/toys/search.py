@@ -1,24 +1,27 @@
 """A search of the toy: :func:`residual_stack_search`, the library's search step
 (:func:`dartslib.engine.steps.search_step`), optimizers and hooks on :class:`~dartslib.book.toys.supernet.ToySupernet`,
-with each seed's :class:`~dartslib.engine.config.SearchConfig` (:func:`toy_config`); it returns a :class:`ToyRun`.
+with each seed's :class:`~dartslib.engine.config.SearchConfig` (:func:`toy_config`), run by the library's epoch and
+step loops (:class:`ToySearch`, a :class:`~dartslib.engine.run.Run`); it returns a :class:`ToyRun`.
 See :mod:`dartslib.book.toys`."""
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
 from dartslib.book.toys.supernet import ToySupernet, _toy_loss, toy_forward
 from dartslib.book.toys.teachers import WIDTH, _check_cell, _teacher_data
 from dartslib.engine.config import SearchConfig
-from dartslib.engine.loop import SearchHook, StepContext
+from dartslib.engine.loop import SearchHook
+from dartslib.engine.run import Run
 from dartslib.engine.steps import ARCH_OPTIMIZERS, make_optimizers, search_step
 from dartslib.hooks import arch_loss_terms, call_hooks
 from dartslib.methods.presets import build_hooks, prepare_supernet
 
-__all__ = ["TOY_UPDATES", "toy_config", "ToyRun", "residual_stack_search"]
+__all__ = ["TOY_UPDATES", "toy_config", "ToyRun", "ToySearch", "residual_stack_search"]
 
 TOY_UPDATES = ("bilevel-1st", "bilevel-2nd", "same-subset", "single-level")
 
@@ -132,91 +135,150 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
         raise ValueError(f"unknown toy op-weight form {form!r}; choose from: softmax, sigmoid, sparse-smooth")
     if grad_correlation and update == "bilevel-2nd":
         raise ValueError("grad_correlation is measured for bilevel-1st, same-subset and single-level updates")
-    ops = tuple(ops)
-    seeds = list(seeds)
-    S, M, n_conv = len(seeds), len(ops), max(sum(op == "conv" for op in ops), 1)
+    ops, seeds = tuple(ops), list(seeds)
     configs = [toy_config(s, update=update, op_weights=form, epochs=epochs, batch_size=batch, lr=weight_lr,
                           arch_lr=arch_lr, zero_one_loss=zero_one, w01=w01, aux_skip=aux_skip,
                           aux_skip_beta0=aux_beta0, t_sp=t_sp, t_sm=t_sm, p_low=p_low, p_up=p_up,
                           p_warmup_epochs=warmup_epochs) for s in seeds]
-    cfg = configs[0]
+    return ToySearch(ops, form, configs, depth=depth, steps=steps, strength=strength, samples=samples,
+                     answer=answer, arch_optimizer=arch_optimizer, record_every=record_every,
+                     grad_correlation=grad_correlation).run()
 
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    train = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
-    valid = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
-    x_train, y_train = torch.stack([d[0] for d in train]), torch.stack([d[1] for d in train])
-    x_val, y_val = torch.stack([d[0] for d in valid]), torch.stack([d[1] for d in valid])
-    W = torch.stack([torch.randn(depth, n_conv, WIDTH, WIDTH, generator=g) / math.sqrt(WIDTH) for g in gens])
-    alpha = torch.stack([1e-3 * torch.randn(depth, M, generator=g) for g in gens])
-    weight_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
-    arch_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
-    alphas0 = alpha.clone()
 
-    model = ToySupernet(ops, W, alpha, form)
-    for seed, config in zip(model.seeds, configs):
-        prepare_supernet(seed, config)  # SP-DARTS' form with the config's temperatures, DARTS-' aux skips
-    hooks: list[list[SearchHook]] = [build_hooks(config) for config in configs]
-    hooked = list(zip(model.seeds, hooks))  # each seed's hooks act on its own supernet
-    arch_terms = arch_loss_terms(hooked)
-    weight_opt, arch_opt = make_optimizers(model, cfg, arch_optimizer)
-    rows = torch.arange(S)[:, None]
-    # the alphas' batches: the validation set, or other batches of the training set (same-subset)
-    arch_x, arch_y = (x_train, y_train) if update == "same-subset" else (x_val, y_val)
-    targets: list[torch.Tensor] = []
+class ToySearch(Run[ToyRun]):
+    """The toy's search as a :class:`~dartslib.engine.run.Run` without an output directory (nothing is saved):
+    the library's epoch and step loops, with the toy's parts. ``steps`` steps in all, spread over the epochs
+    (epoch ``step * epochs // steps``); the batches of a step are rows of each seed's index tensors into its
+    data; :meth:`train_step` is the library's :func:`~dartslib.engine.steps.search_step` and returns the
+    step's records, :meth:`accumulate` keeps them; the learning rates are constant (no schedule, nothing to
+    check or record per epoch). :meth:`run` returns the :class:`ToyRun`."""
 
-    def loss_fn(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if model.batch_log is not None:
-            targets.append(target)
+    kind, noun, config_class = "toy", "toy search", SearchConfig
+
+    def __init__(self, ops: tuple[str, ...], form: str, configs: list[SearchConfig], *, depth: int, steps: int,
+                 strength: float, samples: int, answer: tuple[str, ...] | None, arch_optimizer: str,
+                 record_every: int, grad_correlation: bool) -> None:
+        super().__init__(configs[0], None, progress=False, overwrite=False, resuming=False)
+        cfg, seeds, epochs = configs[0], [c.seed for c in configs], configs[0].epochs
+        self.device = torch.device("cpu")
+        self.ops, self.form, self.configs, self.answer = ops, form, configs, answer
+        self.steps, self.record_every, self.grad_correlation = steps, record_every, grad_correlation
+        S, M, n_conv, batch = len(seeds), len(ops), max(sum(op == "conv" for op in ops), 1), cfg.batch_size
+
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        train = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
+        valid = [_teacher_data(samples, depth, strength, answer, g) for g in gens]
+        self.x_train, self.y_train = torch.stack([d[0] for d in train]), torch.stack([d[1] for d in train])
+        self.x_val, self.y_val = torch.stack([d[0] for d in valid]), torch.stack([d[1] for d in valid])
+        W = torch.stack([torch.randn(depth, n_conv, WIDTH, WIDTH, generator=g) / math.sqrt(WIDTH) for g in gens])
+        alpha = torch.stack([1e-3 * torch.randn(depth, M, generator=g) for g in gens])
+        self.weight_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
+        self.arch_idx = torch.stack([torch.randint(samples, (steps, batch), generator=g) for g in gens], 1)
+        self.alphas0 = alpha.clone()
+
+        self.model = ToySupernet(ops, W, alpha, form)
+        for seed, config in zip(self.model.seeds, configs):
+            prepare_supernet(seed, config)  # SP-DARTS' form with the config's temperatures, DARTS-' aux skips
+        self.hooks: list[list[SearchHook]] = [build_hooks(config) for config in configs]
+        self.hooked = list(zip(self.model.seeds, self.hooks))  # each seed's hooks act on its own supernet
+        self.arch_terms = arch_loss_terms(self.hooked)
+        self.weight_opt, self.arch_opt = make_optimizers(self.model, cfg, arch_optimizer)
+        self.rows = torch.arange(S)[:, None]
+        # the alphas' batches: the validation set, or other batches of the training set (same-subset)
+        self.arch_x, self.arch_y = ((self.x_train, self.y_train) if cfg.update == "same-subset"
+                                    else (self.x_val, self.y_val))
+        epoch_of = [step * epochs // steps for step in range(steps)]
+        self.first_step = [sum(e < epoch for e in epoch_of) for epoch in range(epochs + 1)]  # of each epoch
+        self.targets: list[torch.Tensor] = []
+        self.records: dict[str, list[Any]] = {"beta": []}
+
+    # ------------------------------------------------------------ the parts of Run.run_epoch's step loop
+    def hooked_models(self) -> list[tuple[Any, list[SearchHook]]]:
+        return self.hooked
+
+    def epoch_steps(self) -> int:
+        return self.first_step[self.epoch + 1] - self.first_step[self.epoch]
+
+    def start_epoch(self) -> Iterator[int]:
+        """The epoch's steps, counted over the whole search: the rows of the index tensors."""
+        return iter(range(self.first_step[self.epoch] + self.step, self.first_step[self.epoch + 1]))
+
+    def train_step(self, step: int) -> dict[str, Any]:
+        """The library's search step on the step's batches; returns the step's records: ``beta`` (and SP-DARTS'
+        ``p`` and ``sparse``) as the hooks set them for it, its ``grad_correlation``, and every
+        ``record_every`` steps the op weights (``trajectory``) after it with its 1-based number (``steps``)."""
+        model, rows = self.model, self.rows
+        beta = model.aux_betas()
+        record: dict[str, Any] = {"beta": float(beta[0, 0]) if isinstance(beta, torch.Tensor) else beta}
+        if self.form == "sparse-smooth":
+            described = {k: v for h in self.hooks[0] for k, v in h.describe().items()}
+            record["p"] = described["sp_p"]
+            record["sparse"] = torch.tensor([seed.op_weight_form.temperature == seed.op_weight_form.t_sp
+                                             for seed in model.seeds])
+        xw, yw = self.x_train[rows, self.weight_idx[step]], self.y_train[rows, self.weight_idx[step]]
+        if self.grad_correlation:  # where the step starts from; the batches come from the step itself
+            with torch.no_grad():
+                start = (model.conv_weights.detach().clone(), model.op_weights().detach(), beta)
+            model.batch_log, self.targets = [], []
+        # the library's search step (xi of the second-order step: the weights' lr, constant here)
+        arch_batch = (self.arch_x[rows, self.arch_idx[step]], self.arch_y[rows, self.arch_idx[step]])
+        search_step(model, self.config.update, (xw, yw), arch_batch, self.weight_opt, self.arch_opt,
+                    arch_terms=self.arch_terms, loss_fn=self._loss)
+        if self.grad_correlation:
+            used = list(zip(model.batch_log, self.targets))
+            model.batch_log = None
+            g_first, g_last = _conv_grads(model, *start, [used[0], used[-1]])
+            record["grad_correlation"] = (g_first * g_last).flatten(1).sum(1)
+        if (step + 1) % self.record_every == 0 or step + 1 == self.steps:
+            record.update(trajectory=self.eval_weights(), steps=step + 1)
+        return record
+
+    def accumulate(self, stats: dict[str, Any]) -> None:
+        for key, value in stats.items():
+            self.records.setdefault(key, []).append(value)
+
+    def epoch_stats(self) -> dict[str, Any]:
+        return {}
+
+    # ------------------------------------------------------------------- the parts of Run.run's epoch loop
+    def progress_bar(self) -> Any:
+        return nullcontext()  # no bar
+
+    def check_epoch(self, stats: dict[str, Any]) -> None:
+        """Nothing to check (the toy's loss is not recorded)."""
+
+    def schedule_epoch(self) -> None:
+        """Nothing to schedule (the toy's learning rates are constant)."""
+
+    def record_epoch(self, stats: dict[str, Any], started: float, bar: Any) -> None:
+        """Nothing to record per epoch (:meth:`train_step` records per step)."""
+
+    def finish(self) -> ToyRun:
+        records = self.records
+        final = self.eval_weights()
+        form0 = self.model.seeds[0].op_weight_form
+        history = {"beta": torch.tensor(records["beta"])}
+        if records.get("p"):
+            history["p"] = torch.tensor(records["p"])
+            history["sparse"] = torch.stack(records["sparse"])
+        if records.get("grad_correlation"):
+            history["grad_correlation"] = torch.stack(records["grad_correlation"])
+        return ToyRun(self.ops, self.form, self.config.update, final, torch.stack(records.get("trajectory", [])),
+                      torch.tensor(records.get("steps", [])), self.alphas0, self.model.alphas.detach().clone(),
+                      float(getattr(form0, "temperature", 1.0)), history,
+                      {"conv_weights": self.model.conv_weights.detach().clone(),
+                       "data": (self.x_train, self.y_train, self.x_val, self.y_val), "configs": self.configs},
+                      self.answer)
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The toy's loss; while ``batch_log`` is set, it also keeps the targets of the step's forwards."""
+        if self.model.batch_log is not None:
+            self.targets.append(target)
         return _toy_loss(prediction, target)
 
-    def eval_weights() -> torch.Tensor:
-        call_hooks(hooked, "eval_mode")
+    def eval_weights(self) -> torch.Tensor:
+        """The op weights at the evaluation temperature (the hooks' ``eval_mode``)."""
+        call_hooks(self.hooked, "eval_mode")
         with torch.no_grad():
-            return model.op_weights().clone()
-
-    history: dict[str, list] = {"beta": [], "p": [], "sparse": [], "grad_correlation": []}
-    records, record_steps = [], []
-    epoch_of = [step * epochs // steps for step in range(steps)]
-    for epoch in range(epochs):
-        epoch_steps = [step for step in range(steps) if epoch_of[step] == epoch]
-        call_hooks(hooked, "on_epoch_start", epoch, epochs)
-        for i, step in enumerate(epoch_steps):
-            call_hooks(hooked, "before_step", StepContext(epoch, epochs, i, len(epoch_steps)))
-            beta = model.aux_betas()
-            history["beta"].append(float(beta[0, 0]) if isinstance(beta, torch.Tensor) else beta)
-            if form == "sparse-smooth":
-                described = {k: v for h in hooks[0] for k, v in h.describe().items()}
-                history["p"].append(described["sp_p"])
-                history["sparse"].append(torch.tensor([seed.op_weight_form.temperature == seed.op_weight_form.t_sp
-                                                       for seed in model.seeds]))
-            xw, yw = x_train[rows, weight_idx[step]], y_train[rows, weight_idx[step]]
-            if grad_correlation:  # where the step starts from; the batches come from the step itself
-                with torch.no_grad():
-                    start = (model.conv_weights.detach().clone(), model.op_weights().detach(), beta)
-                model.batch_log, targets = [], []
-            # the library's search step (xi of the second-order step: the weights' lr, constant here)
-            arch_batch = (arch_x[rows, arch_idx[step]], arch_y[rows, arch_idx[step]])
-            search_step(model, update, (xw, yw), arch_batch, weight_opt, arch_opt, arch_terms=arch_terms,
-                        loss_fn=loss_fn)
-            if grad_correlation:
-                used = list(zip(model.batch_log, targets))
-                model.batch_log = None
-                g_first, g_last = _conv_grads(model, *start, [used[0], used[-1]])
-                history["grad_correlation"].append((g_first * g_last).flatten(1).sum(1))
-            if (step + 1) % record_every == 0 or step + 1 == steps:
-                records.append(eval_weights())
-                record_steps.append(step + 1)
-
-    final = eval_weights()
-    form0 = model.seeds[0].op_weight_form
-    eval_t = float(getattr(form0, "temperature", 1.0))
-    hist = {"beta": torch.tensor(history["beta"])}
-    if history["p"]:
-        hist["p"] = torch.tensor(history["p"])
-        hist["sparse"] = torch.stack(history["sparse"])
-    if history["grad_correlation"]:
-        hist["grad_correlation"] = torch.stack(history["grad_correlation"])
-    return ToyRun(ops, form, update, final, torch.stack(records), torch.tensor(record_steps), alphas0,
-                  model.alphas.detach().clone(), eval_t, hist,
-                  {"conv_weights": model.conv_weights.detach().clone(), "data": (x_train, y_train, x_val, y_val),
-                   "configs": configs}, answer)
+            return self.model.op_weights().clone()
