@@ -13,7 +13,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dartslib.book import figures, prose, summaries, toy_measures, toys
+from dartslib.book import figures, prose, summaries, toys
 from dartslib.book.results import CollapseRun
 from dartslib.book.summaries import (glue_mean_sd, group_stats, mean_interval, mean_sd, mean_spread,
                                      method_mean_sd, of_method, snap_zero, welch_difference)
@@ -115,20 +115,20 @@ def toy_run():
 
 def test_toy_r2_is_the_score_of_discretization_scores(toy_run):
     supernet, discretized = toys.discretization_scores(toy_run)
-    assert torch.allclose(toy_measures.toy_r2(toy_run, toy_run.op_weights), supernet)
-    one_hot = toy_measures.argmax_one_hot(toy_run)
+    assert torch.allclose(toys.toy_r2(toy_run, toy_run.op_weights), supernet)
+    one_hot = toys.argmax_one_hot(toy_run)
     assert one_hot.shape == toy_run.op_weights.shape and torch.all(one_hot.sum(-1) == 1)
-    assert torch.allclose(toy_measures.toy_r2(toy_run, one_hot), discretized)
+    assert torch.allclose(toys.toy_r2(toy_run, one_hot), discretized)
     kept = (toy_run.op_weights >= 0.5).float()
-    assert torch.allclose(toy_measures.threshold_r2(toy_run, 0.5), toy_measures.toy_r2(toy_run, kept))
+    assert torch.allclose(toys.threshold_r2(toy_run, 0.5), toys.toy_r2(toy_run, kept))
     # control: another network's weights give another score
-    assert not torch.allclose(toy_measures.toy_r2(toy_run, torch.zeros_like(one_hot)), discretized)
+    assert not torch.allclose(toys.toy_r2(toy_run, torch.zeros_like(one_hot)), discretized)
 
 
 def test_convs_r2_pools_equivalent_cells():
     scores = {("conv", "skip"): 0.5, ("skip", "conv"): 0.5, ("skip", "skip"): 0.1, ("conv", "conv"): 0.9}
-    assert toy_measures.convs_r2(scores) == {0: 0.1, 1: 0.5, 2: 0.9}
-    assert list(toy_measures.convs_r2(dict(reversed(scores.items())))) == [0, 1, 2]
+    assert toys.convs_r2(scores) == {0: 0.1, 1: 0.5, 2: 0.9}
+    assert list(toys.convs_r2(dict(reversed(scores.items())))) == [0, 1, 2]
 
 
 def test_every_panel_draws(toy_run):

@@ -2,7 +2,7 @@
 
 Bookkeeping, formatting, plot panels, glue and summary statistics live in :mod:`dartslib.book`
 (:mod:`~dartslib.book.summaries`, :mod:`~dartslib.book.figures`, :mod:`~dartslib.book.prose`,
-:mod:`~dartslib.book.toy_measures`), and what the library already has is called, not re-implemented. Every
+:mod:`~dartslib.book.toys`), and what the library already has is called, not re-implemented. Every
 ``def`` left in a chapter's code cells is listed in :data:`ALLOWED` with the one-line reason the reader should
 see it; a new one fails :func:`test_chapters_define_only_the_functions_that_are_the_point_of_their_cell` until it
 moves into the library or is listed here with its reason.

@@ -28,8 +28,8 @@ line and one call, in the manner of *Dive into Deep Learning*'s ``from d2l impor
 * what a few chapters share, imported by name where a chapter uses it: :mod:`~dartslib.book.summaries`
   (mean ± sd, standard error or t interval over seeds, :func:`~dartslib.book.summaries.glue_mean_sd`, formatted
   tables), :mod:`~dartslib.book.figures` (the explorers' panels), :mod:`~dartslib.book.prose` (sentences about
-  the committed runs) and :mod:`~dartslib.book.toy_measures` (the toy's R^2 with chosen op weights). A chapter
-  defines a function only when it is the point of its cell (``tests/test_notebook_functions.py``);
+  the committed runs) and :mod:`~dartslib.book.toys` (the toy's R^2 with chosen op weights,
+  :func:`~dartslib.book.toys.toy_r2`). A chapter defines a function only when it is the point of its cell (``tests/test_notebook_functions.py``);
 * :func:`~dartslib.book.results.collapse_results`: the real-supernet collapse runs, loaded from the committed
   ``book/results/collapse/`` at the toy scale, at ``small``/``paper`` scale loaded from the runs folder or run
   on request.

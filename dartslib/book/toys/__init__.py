@@ -63,8 +63,9 @@ see :func:`softmax_race`.
 :mod:`~dartslib.book.toys.supernet` (:func:`toy_forward`, :class:`ToySupernet` and its per-seed views) and
 :mod:`~dartslib.book.toys.search` (:func:`toy_config`, :func:`residual_stack_search`, :class:`ToyRun`). The
 chapters' measurements and experiments on it: :mod:`~dartslib.book.toys.measures` (discretization scores,
-entropies, gates near the extremes), :mod:`~dartslib.book.toys.regret` (stand-alone scores, derived cells,
-regret), :mod:`~dartslib.book.toys.experiments` (one ``*_experiment`` per mechanism chapter) and
+entropies, gates near the extremes, the R^2 with op weights of a chapter's choosing),
+:mod:`~dartslib.book.toys.regret` (stand-alone scores, derived cells, regret and its table columns),
+:mod:`~dartslib.book.toys.experiments` (one ``*_experiment`` per mechanism chapter) and
 :mod:`~dartslib.book.toys.race` (the pure-softmax toy and its theorems). Every public name is re-exported here:
 ``from dartslib.book.toys import X`` and ``toys.X``.
 """
@@ -74,11 +75,11 @@ from dartslib.book.toys.teachers import (DISCRETE_ANSWER, WIDTH, _check_cell, _d
                                          _teacher_blocks, _teacher_data, discrete_teacher, residual_teacher)
 from dartslib.book.toys.supernet import TOY_OPS, ToyEdge, ToySeed, ToySupernet, _toy_loss, toy_forward  # noqa: F401
 from dartslib.book.toys.search import TOY_UPDATES, ToyRun, residual_stack_search, toy_config
-from dartslib.book.toys.measures import (discretization_scores, last_crossing_steps, near_extremes_fraction,
-                                         run_entropies)
-from dartslib.book.toys.regret import (DERIVE_RULES, Cell, candidate_cells, cell_function, derived_cells,
-                                       pooled_scores, regret, regret_experiment, regret_summary, standalone_r2,
-                                       standalone_scores)
+from dartslib.book.toys.measures import (argmax_one_hot, discretization_scores, last_crossing_steps,
+                                         near_extremes_fraction, run_entropies, threshold_r2, toy_r2)
+from dartslib.book.toys.regret import (DERIVE_RULES, Cell, candidate_cells, cell_function, convs_r2, derived_cells,
+                                       pooled_scores, regret, regret_columns, regret_experiment, regret_summary,
+                                       standalone_r2, standalone_scores)
 from dartslib.book.toys.experiments import (aux_skip_experiment, gradient_correlation_experiment,
                                             leakage_experiment, unfair_advantage_experiment, zero_one_experiment)
 from dartslib.book.toys.race import (corrected_race_bound, softmax_race, theorem_4_2_counterexample,
@@ -89,8 +90,9 @@ __all__ = [
     "toy_config", "ToyRun", "residual_stack_search", "DISCRETE_ANSWER", "discrete_teacher",
     "candidate_cells", "cell_function", "standalone_r2", "standalone_scores", "pooled_scores", "DERIVE_RULES",
     "derived_cells",
-    "regret", "regret_experiment", "regret_summary",
-    "discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps",
+    "regret", "regret_experiment", "regret_summary", "convs_r2", "regret_columns",
+    "discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps", "toy_r2",
+    "argmax_one_hot", "threshold_r2",
     "unfair_advantage_experiment", "zero_one_experiment", "aux_skip_experiment", "leakage_experiment",
     "gradient_correlation_experiment", "softmax_race", "theorem_4_3_bound", "corrected_race_bound",
     "theorem_4_2_counterexample",

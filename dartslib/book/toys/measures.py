@@ -1,5 +1,8 @@
 """Measurements of a :class:`~dartslib.book.toys.search.ToyRun` for the discretization chapters: the supernet's and
-the discretized net's R^2, the op weights' entropy, how many gates ended near 0 or 1 and when they decided."""
+the discretized net's R^2, the op weights' entropy, how many gates ended near 0 or 1 and when they decided; and
+:func:`toy_r2`, the score of a trained toy supernet with op weights of a chapter's own choosing (chapters 3, 5 and
+7: thresholded gates, a softmax at another temperature, the winners alone), the toy's stand-in for the papers'
+accuracy."""
 from __future__ import annotations
 
 import torch
@@ -8,7 +11,8 @@ from dartslib.book.toys.search import ToyRun
 from dartslib.book.toys.supernet import toy_forward
 from dartslib.diagnostics.entropy import summed_entropy
 
-__all__ = ["discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps"]
+__all__ = ["discretization_scores", "run_entropies", "near_extremes_fraction", "last_crossing_steps", "toy_r2",
+           "argmax_one_hot", "threshold_r2"]
 
 
 # ------------------------------------------------------------------------------------------ measurements
@@ -47,3 +51,25 @@ def last_crossing_steps(run: ToyRun) -> torch.Tensor:
     changed = side[1:] != side[:-1]
     when = run.steps[1:].view(-1, *([1] * (changed.dim() - 1))).expand_as(changed)
     return torch.where(changed, when, torch.zeros_like(when)).amax(0)
+
+
+# ------------------------------------------------------------ scores with op weights of a chapter's choosing
+@torch.no_grad()
+def toy_r2(run: ToyRun, op_weights: torch.Tensor) -> torch.Tensor:
+    """Validation R^2 per seed ``(S,)`` of the trained toy supernet of ``run`` with the op weights
+    ``op_weights`` ``(S, L, M)`` in place of its own: ``1 - MSE / Var(y)`` on the run's validation data
+    (the variance over samples and features, ``unbiased=False``, as :func:`discretization_scores`)."""
+    _, _, x_val, y_val = run.state["data"]
+    pred = toy_forward(x_val, run.ops, run.state["conv_weights"], op_weights)
+    return 1 - ((pred - y_val) ** 2).mean(dim=(1, 2)) / y_val.var(dim=(1, 2), unbiased=False)
+
+
+def argmax_one_hot(run: ToyRun) -> torch.Tensor:
+    """``(S, L, M)``: one-hot of each edge's argmax op (the op DARTS' rule keeps)."""
+    return torch.nn.functional.one_hot(run.alphas.argmax(-1), len(run.ops)).float()
+
+
+def threshold_r2(run: ToyRun, threshold: float) -> torch.Tensor:
+    """``(S,)``: :func:`toy_r2` of the network FairDARTS' rule derives, every op whose gate is at least
+    ``threshold``, each with weight 1 (both ops of an edge, one, or none)."""
+    return toy_r2(run, (run.op_weights >= threshold).float())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -18,7 +18,8 @@ from dartslib.engine import steps as _steps
 from dartslib.engine.steps import make_optimizers
 
 __all__ = ["Cell", "candidate_cells", "cell_function", "standalone_r2", "standalone_scores", "pooled_scores",
-           "DERIVE_RULES", "derived_cells", "regret", "regret_experiment", "regret_summary"]
+           "DERIVE_RULES", "derived_cells", "regret", "regret_experiment", "regret_summary", "convs_r2",
+           "regret_columns"]
 
 
 # ------------------------------------------------------------------------------------------ regret
@@ -242,4 +243,25 @@ def regret_summary(runs: dict[str, ToyRun], scores: dict[Cell, float], rule: str
                      "convs": sum(c.count("conv") for c in cells) / len(cells),
                      "regret": float(r.mean()), "regret_sd": float(r.std()) if len(cells) > 1 else 0.0,
                      "right": right})
+    return rows
+
+
+def convs_r2(scores: Mapping[Sequence[str], float]) -> dict[int, float]:
+    """Stand-alone R^2 by number of convs in the cell, ``{convs: R^2}`` sorted by convs, from ``scores``
+    (``cell -> R^2``, pooled: cells with equal counts are equivalent, :func:`~dartslib.book.cell_function`)."""
+    return {k: v for k, v in sorted({len(cell_function(c)): v for c, v in scores.items()}.items())}
+
+
+def regret_columns(runs: Mapping[str, ToyRun], scores: Mapping[Sequence[str], float],
+                   teacher: str) -> dict[str, dict[tuple[str, str], Any]]:
+    """``{method: {(teacher, column): value}}`` from :func:`~dartslib.book.regret_summary`: the convs
+    derived, the regret and its sd over seeds, and the share of seeds that found the right cell (when the
+    runs have an answer): one block of columns of chapter 7's regret table."""
+    rows = {}
+    for r in regret_summary(dict(runs), dict(scores)):
+        row = {(teacher, "convs derived"): r["convs"], (teacher, "regret"): r["regret"],
+               (teacher, "regret sd"): r["regret_sd"]}
+        if r["right"] is not None:
+            row[(teacher, "right cell (share of seeds)")] = r["right"]
+        rows[r["method"]] = row
     return rows
