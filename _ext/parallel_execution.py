@@ -18,6 +18,8 @@ chapter from the cache; the executed notebooks, and so the pages, are what execu
 * A chapter that times something for the reader (chapter 8 times a paper-sized step to price a search) says
   so in its metadata, ``"dartslib": {"execute_alone": true}``: it is left to MyST-NB, which executes it when
   Sphinx reads it, after the others have finished, so that no other chapter shares the CPU with its clock.
+* Where no process pool can start (a platform or a sandbox without one), a warning says so and MyST-NB
+  executes the chapters one at a time, as without this extension.
 * A notebook that raises is not cached here. With ``execute.raise_on_error`` (the book's setting) the build
   stops at once with the notebook's name and traceback, rather than executing it a second time.
 * ``execute_notebooks`` other than ``cache`` (``force``, ``off``, ``auto``), or execution in a temporary folder:
@@ -92,7 +94,12 @@ def _execute_stale(app: Any, env: Any, docnames: list[str]) -> None:
     records = [cache.add_nb_to_project(str(path)) for path in stale]
     logger.info(f"[parallel_execution] executing {len(stale)} notebooks, {min(jobs, len(stale))} at a time: "
                 + ", ".join(path.name for path in stale))
-    result = _run(cache, records, jobs, config)
+    try:
+        result = _run(cache, records, jobs, config)
+    except Exception as exc:  # no process pool here (a platform, a sandbox): MyST-NB executes them one by one
+        logger.warning(f"[parallel_execution] could not execute the chapters side by side ({type(exc).__name__}: "
+                       f"{exc}); they execute one at a time")
+        return
     failed = list(result.excepted) + list(result.errored)
     if failed and config.execution_raise_on_error:
         tracebacks = []
@@ -117,7 +124,7 @@ def _run(cache: Any, records: list[Any], jobs: int, config: Any) -> Any:
     NbProjectRecord.remove_tracebacks([record.pk for record in records], cache.db)
     work = [ProcessData(record.pk, record.uri, cache, config.execution_timeout, config.execution_allow_errors)
             for record in records]
-    with multiprocessing.get_context("fork").Pool(min(jobs, len(work))) as pool:
+    with multiprocessing.Pool(min(jobs, len(work))) as pool:  # the platform's start method, as jupyter-cache's
         results = pool.map(ExecutionWorkerLocalMProc(), work, chunksize=1)  # in order: chapter 1, the longest, first
     return ExecutorRunResult(succeeded=[uri for code, uri in results if code == 0],
                              excepted=[uri for code, uri in results if code == 1],

@@ -132,3 +132,32 @@ def test_a_chapter_that_times_for_the_reader_is_left_to_execute_alone(ext, tmp_p
         cache.match_cache_notebook(nbformat.read(str(clock), as_version=4))
     chapter8 = nbformat.read(str(ROOT / "nbs" / "08_paper_scale.ipynb"), as_version=4)
     assert chapter8.metadata["dartslib"]["execute_alone"] is True
+
+
+def test_without_a_process_pool_the_chapters_are_left_to_run_one_at_a_time(ext, tmp_path, monkeypatch):
+    """Where no pool can start, a warning, no error, and nothing cached (MyST-NB executes them); with a pool of
+    the 'spawn' start method (macOS, Windows) the notebooks execute and are cached (the control)."""
+    import multiprocessing
+
+    from jupyter_cache import get_cache
+
+    for name in ("a", "b"):
+        _notebook(tmp_path / "nbs" / f"{name}.ipynb", f"x = {name!r}")
+    notebooks = [nbformat.read(str(tmp_path / "nbs" / f"{n}.ipynb"), as_version=4) for n in ("a", "b")]
+    monkeypatch.setenv("DARTSLIB_BUILD_JOBS", "2")
+    app, env = _app(tmp_path)
+    cache = get_cache(env.mystnb_config.execution_cache_path)
+
+    def no_pool(*args, **kwargs):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(multiprocessing, "Pool", no_pool)
+    ext._execute_stale(app, env, ["a", "b"])
+    for nb in notebooks:
+        with pytest.raises(KeyError):
+            cache.match_cache_notebook(nb)
+
+    monkeypatch.setattr(multiprocessing, "Pool", multiprocessing.get_context("spawn").Pool)
+    ext._execute_stale(app, env, ["a", "b"])
+    for nb in notebooks:
+        cache.match_cache_notebook(nb)
