@@ -74,7 +74,7 @@ from __future__ import annotations
 from dartslib.book.toys.teachers import (DISCRETE_ANSWER, WIDTH, _check_cell, _discrete_scale,  # noqa: F401
                                          _teacher_blocks, _teacher_data, discrete_teacher, residual_teacher)
 from dartslib.book.toys.supernet import TOY_OPS, ToyEdge, ToySeed, ToySupernet, _toy_loss, toy_forward  # noqa: F401
-from dartslib.book.toys.search import TOY_UPDATES, ToyRun, residual_stack_search, toy_config
+from dartslib.book.toys.search import TOY_FORMS, TOY_UPDATES, ToyRun, residual_stack_search, toy_config
 from dartslib.book.toys.measures import (argmax_one_hot, discretization_scores, last_crossing_steps,
                                          near_extremes_fraction, run_entropies, threshold_r2, toy_r2)
 from dartslib.book.toys.regret import (DERIVE_RULES, Cell, candidate_cells, cell_function, convs_r2, derived_cells,
@@ -86,7 +86,8 @@ from dartslib.book.toys.race import (corrected_race_bound, softmax_race, theorem
                                      theorem_4_3_bound)
 
 __all__ = [
-    "WIDTH", "TOY_OPS", "TOY_UPDATES", "residual_teacher", "toy_forward", "ToyEdge", "ToySeed", "ToySupernet",
+    "WIDTH", "TOY_OPS", "TOY_UPDATES", "TOY_FORMS", "residual_teacher", "toy_forward", "ToyEdge", "ToySeed",
+    "ToySupernet",
     "toy_config", "ToyRun", "residual_stack_search", "DISCRETE_ANSWER", "discrete_teacher",
     "candidate_cells", "cell_function", "standalone_r2", "standalone_scores", "pooled_scores", "DERIVE_RULES",
     "derived_cells",

@@ -14,16 +14,22 @@ import torch
 
 from dartslib.book.toys.supernet import ToySupernet, _toy_loss, toy_forward
 from dartslib.book.toys.teachers import WIDTH, _check_cell, _teacher_data
+from dartslib.engine.batched import BATCHABLE_FORMS
 from dartslib.engine.config import SearchConfig
 from dartslib.engine.loop import SearchHook
 from dartslib.engine.run import Run
 from dartslib.engine.steps import ARCH_OPTIMIZERS, make_optimizers, search_step
 from dartslib.hooks import arch_loss_terms, call_hooks
 from dartslib.methods.presets import build_hooks, prepare_supernet
+from dartslib.methods.switches import UPDATE_SCHEMES
 
-__all__ = ["TOY_UPDATES", "toy_config", "ToyRun", "ToySearch", "residual_stack_search"]
+__all__ = ["TOY_UPDATES", "TOY_FORMS", "toy_config", "ToyRun", "ToySearch", "residual_stack_search"]
 
-TOY_UPDATES = ("bilevel-1st", "bilevel-2nd", "same-subset", "single-level")
+TOY_UPDATES = UPDATE_SCHEMES
+"""The toy's updates: every update scheme of the library (:data:`dartslib.methods.switches.UPDATE_SCHEMES`)."""
+TOY_FORMS = BATCHABLE_FORMS
+"""The toy's op-weight forms: those the seed-batched engine forms per seed from the alphas
+(:data:`dartslib.engine.batched.BATCHABLE_FORMS`; GDAS' Gumbel form samples inside the form)."""
 
 
 def toy_config(seed: int = 0, **values: Any) -> SearchConfig:
@@ -131,8 +137,8 @@ def residual_stack_search(ops: Sequence[str] = ("skip", "conv"), form: str = "so
         raise ValueError(f"unknown arch_optimizer {arch_optimizer!r}; choose from: {', '.join(ARCH_OPTIMIZERS)}")
     if update not in TOY_UPDATES:
         raise ValueError(f"unknown toy update {update!r}; choose from: {', '.join(TOY_UPDATES)}")
-    if form not in ("softmax", "sigmoid", "sparse-smooth"):
-        raise ValueError(f"unknown toy op-weight form {form!r}; choose from: softmax, sigmoid, sparse-smooth")
+    if form not in TOY_FORMS:
+        raise ValueError(f"unknown toy op-weight form {form!r}; choose from: {', '.join(TOY_FORMS)}")
     if grad_correlation and update == "bilevel-2nd":
         raise ValueError("grad_correlation is measured for bilevel-1st, same-subset and single-level updates")
     ops, seeds = tuple(ops), list(seeds)
