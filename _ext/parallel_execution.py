@@ -6,9 +6,10 @@ each other (each writes its runs into its own directory and reads only committed
 cells keep one core busy, so on a machine with two cores or more, one at a time leaves cores idle.
 
 This extension runs before Sphinx reads the pages (``env-before-read-docs``). It finds the chapter notebooks that
-the cache cannot serve (their code changed, or a fresh clone) and executes them with jupyter-cache's own parallel
-executor (``local-parallel``: a pool of processes, each running a notebook with nbclient in the notebook's
-folder, as MyST-NB does), which stores each executed notebook in the same cache. MyST-NB then reads every
+the cache cannot serve (their code changed, or a fresh clone) and executes them in a pool of processes with the
+worker of jupyter-cache's own parallel executor (``local-parallel``: nbclient in the notebook's folder, as
+MyST-NB runs it), which stores each executed notebook in the same cache; only the pool's size is this
+extension's. MyST-NB then reads every
 chapter from the cache; the executed notebooks, and so the pages, are what executing them one at a time gives.
 
 * The number of notebooks executed at once is ``$DARTSLIB_BUILD_JOBS`` if set (``1``: one at a time, as without

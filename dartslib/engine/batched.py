@@ -722,7 +722,7 @@ class BatchedSearch(Run[list[SearchResult]]):
         """Each seed's mean cross-entropy and accuracy (%) on the held-out split, in eval mode (one pass
         over the split for all seeds: every seed's held-out split is the same images)."""
         # the state the accuracy is reported in (SP-DARTS: t_sm), per seed
-        call_hooks([(search.model, search.hooks) for search in self.searches], "eval_mode")
+        call_hooks(self.hooked_models(), "eval_mode")
         was_training = self.net.training
         self.net.eval()
         loss_sum = torch.zeros(self.S, dtype=torch.float64, device=self.device)
